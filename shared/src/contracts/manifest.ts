@@ -1,0 +1,63 @@
+import { z } from "zod";
+
+/** Scheduler config, named as in diffusers' scheduler_config.json (camelCased). */
+export const SchedulerConfigSchema = z.object({
+  numTrainTimesteps: z.number().int().positive(),
+  betaStart: z.number().positive(),
+  betaEnd: z.number().positive(),
+  betaSchedule: z.enum(["linear", "scaled_linear"]),
+  stepsOffset: z.number().int().nonnegative(),
+  setAlphaToOne: z.boolean(),
+  predictionType: z.literal("epsilon"),
+});
+export type SchedulerConfig = z.infer<typeof SchedulerConfigSchema>;
+
+/** SD 1.5's scheduler_config.json. */
+export const SD15_SCHEDULER_CONFIG: SchedulerConfig = {
+  numTrainTimesteps: 1000,
+  betaStart: 0.00085,
+  betaEnd: 0.012,
+  betaSchedule: "scaled_linear",
+  stepsOffset: 1,
+  setAlphaToOne: false,
+  predictionType: "epsilon",
+};
+
+const Size = z.object({ width: z.number().int().positive(), height: z.number().int().positive() });
+
+export const BundleFileSchema = z.object({
+  path: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "a relative path inside the bundle"),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+});
+
+/** `manifest.json` of a model bundle (DESIGN §4). */
+export const ManifestSchema = z.object({
+  name: z.string().min(1),
+  version: z.string().min(1),
+  /** Embedding width D shared by text, image and fuse graphs. */
+  hiddenSize: z.number().int().positive(),
+  /** Pixel sizes the UNet accepts; latent = pixel / vaeScaleFactor. */
+  sizes: z.object({ default: Size, min: z.number().int().positive(), max: z.number().int().positive(), multiple: z.number().int().positive() }),
+  latentChannels: z.number().int().positive(),
+  vaeScaleFactor: z.number().int().positive(),
+  imageSize: z.number().int().positive(), // reference image side for the image encoder (224)
+  tokens: z.object({
+    bos: z.number().int().nonnegative(),
+    eos: z.number().int().nonnegative(),
+    pad: z.number().int().nonnegative(),
+    maxLength: z.number().int().positive(), // 77
+  }),
+  maxSubjects: z.number().int().positive(),
+  scheduler: SchedulerConfigSchema,
+  tokenizer: z.object({ merges: z.string().min(1) }),
+  graphs: z.object({
+    textEncoder: z.string(),
+    imageEncoder: z.string(),
+    fuse: z.string(),
+    unet: z.string(),
+    vaeDecoder: z.string(),
+  }),
+  files: z.array(BundleFileSchema).min(1),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
