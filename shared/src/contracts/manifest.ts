@@ -47,6 +47,7 @@ export const ManifestSchema = z.object({
     eos: z.number().int().nonnegative(),
     pad: z.number().int().nonnegative(),
     maxLength: z.number().int().positive(), // 77
+    vocabSize: z.number().int().positive(), // 512 byte symbols + merges + 2 specials (CLIP: 49408)
   }),
   maxSubjects: z.number().int().positive(),
   scheduler: SchedulerConfigSchema,

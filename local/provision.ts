@@ -1,0 +1,48 @@
+import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import type { AwsClients } from "@troupe/shared/aws/clients";
+import { tableDefinitions, tableNames } from "@troupe/shared/records/tables";
+import type { ResourceConfig } from "@troupe/shared/config";
+
+export interface ProvisionOptions {
+  maxReceiveCount?: number;
+  visibilityTimeoutS?: number;
+}
+
+/** Creates (idempotently) the bucket, the jobs queue with its DLQ and the three tables. Returns the queue URLs. */
+export async function provision(
+  clients: AwsClients,
+  config: ResourceConfig,
+  options: ProvisionOptions = {},
+): Promise<{ queueUrl: string; dlqUrl: string }> {
+  try {
+    await clients.s3.send(new HeadBucketCommand({ Bucket: config.TROUPE_BUCKET }));
+  } catch {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: config.TROUPE_BUCKET }));
+  }
+
+  const dlq = await clients.sqs.send(
+    new CreateQueueCommand({ QueueName: `${config.TROUPE_QUEUE_NAME}-dlq`, Attributes: { MessageRetentionPeriod: "1209600" } }),
+  );
+  const dlqUrl = dlq.QueueUrl!;
+  const dlqArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+  const queue = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: config.TROUPE_QUEUE_NAME,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilityTimeoutS ?? 120),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 3 }),
+      },
+    }),
+  );
+
+  for (const def of tableDefinitions(tableNames(config))) {
+    try {
+      await clients.ddb.send(new DescribeTableCommand({ TableName: def.TableName }));
+    } catch {
+      await clients.ddb.send(new CreateTableCommand(def));
+    }
+  }
+  return { queueUrl: queue.QueueUrl!, dlqUrl };
+}

@@ -1,0 +1,61 @@
+import { z } from "zod";
+
+/**
+ * Environment → typed config, shared by the API and the runner (DESIGN §6).
+ * Every variable is documented in the README; a bad value fails at start naming the variable.
+ */
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const ResourceConfigSchema = z.object({
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  TROUPE_BUCKET: z.string().min(3).default("troupe-local"),
+  TROUPE_QUEUE_URL: z.string().min(1).optional(),
+  TROUPE_DLQ_URL: z.string().min(1).optional(),
+  TROUPE_QUEUE_NAME: z.string().min(1).default("troupe-jobs"),
+  TROUPE_KEYS_TABLE: z.string().min(3).default("troupe-keys"),
+  TROUPE_JOBS_TABLE: z.string().min(3).default("troupe-jobs"),
+  TROUPE_USAGE_TABLE: z.string().min(3).default("troupe-usage"),
+  /** Model bundle: a local folder or an s3://bucket/prefix. */
+  TROUPE_BUNDLE: z.string().min(1).default("models/tiny"),
+  /** Local stack only: emulator endpoints. Unset in AWS. */
+  TROUPE_S3_ENDPOINT: z.url().optional(),
+  TROUPE_SQS_ENDPOINT: z.url().optional(),
+  TROUPE_DYNAMODB_ENDPOINT: z.url().optional(),
+  /** Local mode allows http and loopback webhook URLs. */
+  TROUPE_LOCAL_MODE: bool.default(false),
+});
+
+export const ApiConfigSchema = ResourceConfigSchema.extend({
+  PORT: int(0, 65535).default(8787),
+  TROUPE_UPLOAD_URL_TTL_S: int(60, 7 * 24 * 3600).default(900),
+  TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
+  TROUPE_DEFAULT_MONTHLY_IMAGES: int(0, 10_000_000).default(1000),
+  TROUPE_DEFAULT_RATE_PER_MINUTE: int(1, 100_000).default(120),
+});
+
+export const RunnerConfigSchema = ResourceConfigSchema.extend({
+  TROUPE_EXECUTION_PROVIDER: z.enum(["cpu", "cuda", "webgpu"]).default("cpu"),
+  TROUPE_VISIBILITY_TIMEOUT_S: int(10, 43_200).default(120),
+  TROUPE_SHUTDOWN_GRACE_S: int(0, 3600).default(30),
+  TROUPE_WAIT_TIME_S: int(0, 20).default(20),
+  TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
+  TROUPE_INTRA_OP_THREADS: int(0, 256).default(0),
+});
+
+export type ResourceConfig = z.infer<typeof ResourceConfigSchema>;
+export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses `env` with `schema`; throws one ConfigError naming every bad variable. */
+export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+}
