@@ -36,7 +36,11 @@ export const ApiConfigSchema = ResourceConfigSchema.extend({
 
 export const RunnerConfigSchema = ResourceConfigSchema.extend({
   TROUPE_EXECUTION_PROVIDER: z.enum(["cpu", "cuda", "webgpu"]).default("cpu"),
-  TROUPE_VISIBILITY_TIMEOUT_S: int(10, 43_200).default(120),
+  TROUPE_VISIBILITY_TIMEOUT_S: int(2, 43_200).default(120),
+  TROUPE_PROGRESS_INTERVAL_MS: int(50, 60_000).default(1000),
+  TROUPE_SWEEP_INTERVAL_S: int(1, 3600).default(30),
+  TROUPE_WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(6),
+  TROUPE_WEBHOOK_BASE_DELAY_MS: int(10, 600_000).default(2000),
   TROUPE_SHUTDOWN_GRACE_S: int(0, 3600).default(30),
   TROUPE_WAIT_TIME_S: int(0, 20).default(20),
   TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),

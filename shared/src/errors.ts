@@ -54,3 +54,11 @@ export class BundleError extends AppError {
 }
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+/** A cancel request was observed between steps. */
+export class CanceledError extends AppError {
+  override readonly name = "CanceledError";
+  constructor(message = "The job was canceled.") {
+    super("canceled", message);
+  }
+}

@@ -1,0 +1,29 @@
+import type { AwsClients } from "@troupe/shared/aws/clients";
+import type { ApiKeyStore, JobStore, UsageStore } from "@troupe/shared/records";
+import type { ImagePipeline } from "../pipeline/types.ts";
+import type { WebhookSender } from "./webhook-sender.ts";
+
+export type Log = (event: string, fields?: Record<string, unknown>) => void;
+
+/** Everything a worker touches, built once per process (worker/main.ts) and injected. */
+export interface WorkerDeps {
+  clients: AwsClients;
+  bucket: string;
+  queueUrl: string;
+  dlqUrl?: string;
+  jobs: JobStore;
+  usage: UsageStore;
+  keys: ApiKeyStore;
+  pipeline: ImagePipeline;
+  webhooks: WebhookSender;
+  visibilityTimeoutS: number;
+  progressIntervalMs: number;
+  outputUrlTtlS: number;
+  log: Log;
+}
+
+/** One JSON line per event, like the API's request log. */
+export const jsonLog =
+  (base: Record<string, unknown>): Log =>
+  (event, fields = {}) =>
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...base, event, ...fields })}\n`);

@@ -1,0 +1,165 @@
+import { DeleteMessageCommand, type Message } from "@aws-sdk/client-sqs";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { QueueMessageSchema, type QueueMessage } from "@troupe/shared/contracts/queue-message";
+import { isAppError } from "@troupe/shared/errors";
+import { uploadKey, type JobRecord } from "@troupe/shared/records";
+import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
+import type { GenerateOutput, Progress } from "../pipeline/types.ts";
+import { classifyError } from "./classify-error.ts";
+import type { WorkerDeps } from "./deps.ts";
+import { releaseMessage, startHeartbeat } from "./heartbeat.ts";
+import { failJob, notifyTerminal } from "./notify.ts";
+import { ProgressReporter } from "./progress-reporter.ts";
+
+export const outputKey = (tenantId: string, jobId: string, n: number) => `outputs/${tenantId}/${jobId}/${n}.png`;
+export const attentionKey = (tenantId: string, jobId: string, subject: number) => `outputs/${tenantId}/${jobId}/attention-${subject}.png`;
+
+/**
+ * Runs one delivery of one job message to its end (DESIGN §3). The message is deleted only once
+ * the job is terminal; a retryable fault leaves it for redelivery. `shutdown` aborts the run when
+ * the grace period is over; the message is then made visible again at once.
+ */
+export async function handleMessage(deps: WorkerDeps, message: Message, shutdown: AbortSignal): Promise<void> {
+  const receipt = message.ReceiptHandle!;
+  const deleteMessage = () => deps.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: receipt }));
+
+  // 1. Check the message; a malformed one ends its job where it can be identified.
+  const parsed = parseMessage(message.Body);
+  if (!parsed.ok) {
+    deps.log("message_malformed", { messageId: message.MessageId, issue: parsed.issue });
+    if (parsed.ids) {
+      const record = await deps.jobs.get(parsed.ids.tenantId, parsed.ids.jobId);
+      if (record) await failJob(deps, record, "internal_error", "The job's queue message was malformed; submit the job again.");
+    }
+    await deleteMessage();
+    return;
+  }
+  const { jobId, tenantId, spec } = parsed.message;
+
+  // 2. Claim the job: queued → running, or take over a `running` job whose runner died.
+  const record = await deps.jobs.get(tenantId, jobId);
+  if (!record || TERMINAL_STATUSES.includes(record.status)) {
+    deps.log("message_dropped", { jobId, status: record?.status ?? "missing" });
+    await deleteMessage();
+    return;
+  }
+  const startedAt = new Date();
+  const running = await deps.jobs.transition(tenantId, jobId, ["queued", "running"], "running", {
+    startedAt: record.startedAt ?? startedAt.toISOString(),
+    attempts: (record.attempts ?? 0) + 1,
+  });
+  if (!running) {
+    await deleteMessage(); // finished or canceled between our read and write
+    return;
+  }
+  if (running.cancelRequested) return finishCanceled(deps, running, deleteMessage);
+
+  const heartbeat = startHeartbeat(deps.clients.sqs, deps.queueUrl, receipt, deps.visibilityTimeoutS, (e) => deps.log("heartbeat_failed", { jobId, error: String(e) }));
+  const cancel = new AbortController();
+  const signal = AbortSignal.any([cancel.signal, shutdown]);
+  const progress = new ProgressReporter({
+    jobs: deps.jobs,
+    tenantId,
+    jobId,
+    intervalMs: deps.progressIntervalMs,
+    onCancelRequested: () => cancel.abort(),
+    onError: (e) => deps.log("progress_failed", { jobId, error: String(e) }),
+  });
+  deps.log("job_started", { jobId, tenantId, attempt: running.attempts });
+
+  try {
+    // 3. Reference images, then the pipeline.
+    const references = await Promise.all(spec.subjects.map((s) => readObject(deps, uploadKey(tenantId, s.uploadId))));
+    const t0 = performance.now();
+    let last = running.progress;
+    const onProgress = (p: Progress) => progress.report((last = p), p.step === 0);
+    const output = await deps.pipeline.generate({ spec, references }, { signal, onProgress });
+    const inferenceMs = Math.round(performance.now() - t0);
+    await progress.flush();
+
+    // 4. Outputs under deterministic keys (a redelivery overwrites, never duplicates), then usage, then the record.
+    const stored = await storeOutputs(deps, running, output);
+    const gpuSeconds = Math.round(inferenceMs) / 1000;
+    await deps.usage.record(tenantId, running.quotaPeriod, jobId, spec.numImages, gpuSeconds);
+    const done = await deps.jobs.transition(tenantId, jobId, ["running"], "succeeded", {
+      ...stored,
+      progress: { step: last.totalSteps, totalSteps: last.totalSteps },
+      finishedAt: new Date().toISOString(),
+      metrics: { queueMs: Math.max(0, startedAt.getTime() - Date.parse(running.createdAt)), inferenceMs, gpuSeconds },
+    });
+    deps.log("job_succeeded", { jobId, inferenceMs });
+    if (done) await notifyTerminal(deps, done);
+    await deleteMessage();
+  } catch (error) {
+    await progress.flush();
+    if (shutdown.aborted) {
+      deps.log("job_released", { jobId, reason: "shutdown" });
+      await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, 0);
+    } else if (cancel.signal.aborted || (isAppError(error) && error.code === "canceled")) {
+      await finishCanceled(deps, running, deleteMessage);
+    } else {
+      const c = classifyError(error);
+      if (c.kind === "permanent") {
+        await failJob(deps, running, c.code, c.message);
+        await deleteMessage();
+      } else {
+        // Back off a little before the redelivery; after maxReceiveCount the DLQ sweeper ends it.
+        const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+        deps.log("job_retry", { jobId, error: c.message, receiveCount });
+        await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, Math.min(60, 2 ** receiveCount)).catch(() => undefined);
+      }
+    }
+  } finally {
+    heartbeat.stop();
+  }
+}
+
+async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>): Promise<void> {
+  const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString() });
+  if (canceled) {
+    await deps.usage.release(record.tenantId, record.quotaPeriod, record.spec.numImages, "canceled");
+    deps.log("job_canceled", { jobId: record.id, step: canceled.progress.step });
+    await notifyTerminal(deps, canceled);
+  }
+  await deleteMessage();
+}
+
+async function storeOutputs(deps: WorkerDeps, job: JobRecord, output: GenerateOutput): Promise<Pick<JobRecord, "outputs" | "attentionMaps">> {
+  const put = (Key: string, Body: Buffer) => deps.clients.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key, Body, ContentType: "image/png" }));
+  const outputs = await Promise.all(
+    output.images.map(async (img, n) => {
+      const key = outputKey(job.tenantId, job.id, n);
+      await put(key, img.png);
+      return { key, width: img.width, height: img.height };
+    }),
+  );
+  const attentionMaps = await Promise.all(
+    output.attentionMaps.map(async (m) => {
+      const key = attentionKey(job.tenantId, job.id, m.subject);
+      await put(key, m.png);
+      return { subject: m.subject, key };
+    }),
+  );
+  return { outputs, attentionMaps };
+}
+
+async function readObject(deps: WorkerDeps, key: string): Promise<Uint8Array> {
+  const out = await deps.clients.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+type Parsed = { ok: true; message: QueueMessage } | { ok: false; issue: string; ids?: { jobId: string; tenantId: string } };
+
+function parseMessage(body: string | undefined): Parsed {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? "");
+  } catch {
+    return { ok: false, issue: "not JSON" };
+  }
+  const result = QueueMessageSchema.safeParse(json);
+  if (result.success) return { ok: true, message: result.data };
+  const o = (json ?? {}) as Record<string, unknown>;
+  const ids = typeof o.jobId === "string" && typeof o.tenantId === "string" && o.jobId.startsWith("gen_") ? { jobId: o.jobId, tenantId: o.tenantId } : undefined;
+  return { ok: false, issue: result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), ids };
+}

@@ -1,0 +1,58 @@
+import { createAwsClients } from "@troupe/shared/aws/clients";
+import { RunnerConfigSchema, loadConfig } from "@troupe/shared/config";
+import { ApiKeyStore, JobStore, UsageStore } from "@troupe/shared/records";
+import { createPipeline } from "../pipeline/create-pipeline.ts";
+import { jsonLog, type WorkerDeps } from "./deps.ts";
+import { WebhookSender } from "./webhook-sender.ts";
+import { Worker } from "./worker.ts";
+
+/** The runner process: one worker over one loaded bundle, stopped gracefully by SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadConfig(RunnerConfigSchema);
+  const log = jsonLog({ service: "gpu-runner", pid: process.pid });
+  if (!config.TROUPE_QUEUE_URL) throw new Error("TROUPE_QUEUE_URL is required: the URL of the jobs queue.");
+  const clients = createAwsClients(config);
+
+  // Load and verify the bundle before taking any message: a bad bundle or provider fails here, not mid-job.
+  const pipeline = await createPipeline({ bundle: config.TROUPE_BUNDLE, executionProvider: config.TROUPE_EXECUTION_PROVIDER, intraOpThreads: config.TROUPE_INTRA_OP_THREADS, s3: clients.s3 });
+
+  const deps: WorkerDeps = {
+    clients,
+    bucket: config.TROUPE_BUCKET,
+    queueUrl: config.TROUPE_QUEUE_URL,
+    dlqUrl: config.TROUPE_DLQ_URL,
+    jobs: new JobStore(clients.ddb, config.TROUPE_JOBS_TABLE),
+    usage: new UsageStore(clients.ddb, config.TROUPE_USAGE_TABLE),
+    keys: new ApiKeyStore(clients.ddb, config.TROUPE_KEYS_TABLE),
+    pipeline,
+    webhooks: new WebhookSender({ maxAttempts: config.TROUPE_WEBHOOK_MAX_ATTEMPTS, baseDelayMs: config.TROUPE_WEBHOOK_BASE_DELAY_MS, timeoutMs: 10_000, log }),
+    visibilityTimeoutS: config.TROUPE_VISIBILITY_TIMEOUT_S,
+    progressIntervalMs: config.TROUPE_PROGRESS_INTERVAL_MS,
+    outputUrlTtlS: config.TROUPE_OUTPUT_URL_TTL_S,
+    log,
+  };
+  const worker = new Worker(deps, {
+    waitTimeS: config.TROUPE_WAIT_TIME_S,
+    sweepIntervalMs: config.TROUPE_SWEEP_INTERVAL_S * 1000,
+    shutdownGraceMs: config.TROUPE_SHUTDOWN_GRACE_S * 1000,
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("worker_stopping", { signal, graceS: config.TROUPE_SHUTDOWN_GRACE_S });
+    await worker.stop();
+    await Promise.race([deps.webhooks.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  worker.start();
+  log("worker_ready", { bundle: config.TROUPE_BUNDLE, provider: config.TROUPE_EXECUTION_PROVIDER });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`gpu-runner failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

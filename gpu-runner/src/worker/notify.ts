@@ -1,0 +1,25 @@
+import { presentJob } from "@troupe/shared/jobs/present";
+import type { JobRecord } from "@troupe/shared/records";
+import type { WorkerDeps } from "./deps.ts";
+
+/** Queues the terminal-state webhook for a job, signed with its key's current secret. */
+export async function notifyTerminal(deps: WorkerDeps, record: JobRecord): Promise<void> {
+  const url = record.spec.webhookUrl;
+  if (!url) return;
+  const key = await deps.keys.get(record.tenantId);
+  if (!key) return;
+  const job = await presentJob(record, { s3: deps.clients.s3, bucket: deps.bucket, urlTtlS: deps.outputUrlTtlS });
+  deps.webhooks.send({ url, secret: key.webhookSecret, id: `${record.id}_${record.status}`, body: JSON.stringify(job) });
+}
+
+/** Ends a job `failed` (from any non-terminal state), gives its quota back and notifies. No-op if already terminal. */
+export async function failJob(deps: WorkerDeps, record: JobRecord, code: string, message: string): Promise<void> {
+  const failed = await deps.jobs.transition(record.tenantId, record.id, ["queued", "running"], "failed", {
+    error: { code, message },
+    finishedAt: new Date().toISOString(),
+  });
+  if (!failed) return;
+  await deps.usage.release(record.tenantId, record.quotaPeriod, record.spec.numImages, "failed");
+  deps.log("job_failed", { jobId: record.id, code, message });
+  await notifyTerminal(deps, failed);
+}
