@@ -1,0 +1,140 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { startTestEnv, type TestEnv } from "../../local/test-env.ts";
+import { ensureTinyBundle } from "../../gpu-runner/src/bundle/tiny-bundle.ts";
+import { startRunner, type RunnerProcess } from "../support/runner-process.ts";
+import { seedJob, storesFor, tinySpec } from "../support/seed-jobs.ts";
+import { waitFor } from "../support/wait-for.ts";
+import { usagePeriod } from "@troupe/shared/records";
+
+let t: TestEnv;
+let env: Record<string, string>;
+const runners: RunnerProcess[] = [];
+
+beforeAll(async () => {
+  const bundle = await ensureTinyBundle();
+  t = await startTestEnv({ bundle, maxReceiveCount: 10, visibilityTimeoutS: 2 });
+  env = { ...t.env, TROUPE_VISIBILITY_TIMEOUT_S: "2", TROUPE_PROGRESS_INTERVAL_MS: "50", TROUPE_SWEEP_INTERVAL_S: "1" };
+});
+afterEach(async () => {
+  for (const r of runners.splice(0)) {
+    r.kill("SIGKILL");
+    await r.exited;
+  }
+});
+afterAll(async () => t?.stop());
+
+const runner = async (extra: Record<string, string> = {}) => {
+  const r = await startRunner({ ...env, ...extra });
+  runners.push(r);
+  return r;
+};
+const job = (tenantId: string, id: string) => storesFor(t).jobs.get(tenantId, id);
+const listOutputs = async (tenantId: string, jobId: string) =>
+  ((await t.clients.s3.send(new ListObjectsV2Command({ Bucket: t.config.TROUPE_BUCKET, Prefix: `outputs/${tenantId}/${jobId}/` }))).Contents ?? []).map((o) => o.Key);
+
+describe("runner faults", () => {
+  it("survives SIGKILL mid-job, again and again: one success, one usage record, one set of outputs", async () => {
+    const seeded = await seedJob(t, "tenant-kill", tinySpec({ steps: 150, numImages: 2 }));
+    for (let kill = 0; kill < 3; kill++) {
+      const r = await runner();
+      await waitFor(async () => {
+        const j = await job("tenant-kill", seeded.id);
+        return j?.status === "running" && j.attempts === kill + 1 && j.progress.step > 0;
+      }, { what: `attempt ${kill + 1} running`, timeoutMs: 30_000 });
+      r.kill("SIGKILL");
+      await r.exited;
+    }
+    await runner();
+    const done = await waitFor(async () => {
+      const j = await job("tenant-kill", seeded.id);
+      return j?.status === "succeeded" ? j : null;
+    }, { what: "success after kills", timeoutMs: 60_000 });
+    expect(done.attempts).toBe(4);
+    expect(done.outputs).toHaveLength(2);
+    expect((await listOutputs("tenant-kill", seeded.id)).sort()).toEqual(
+      [0, 1].map((n) => `outputs/tenant-kill/${seeded.id}/${n}.png`).concat([0, 1].map((s) => `outputs/tenant-kill/${seeded.id}/attention-${s}.png`)).sort(),
+    );
+    const usage = await storesFor(t).usage.summary("tenant-kill", usagePeriod(), 1000);
+    expect(usage.images.used).toBe(2);
+    expect(usage.jobs.succeeded).toBe(1);
+  });
+
+  it("cancels a running job at the next step and gives its quota back", async () => {
+    await runner();
+    const seeded = await seedJob(t, "tenant-cancel", tinySpec({ steps: 150 }));
+    await waitFor(async () => ((await job("tenant-cancel", seeded.id))?.progress.step ?? 0) > 0, { what: "running" });
+    await storesFor(t).jobs.patchIf("tenant-cancel", seeded.id, "running", { cancelRequested: true });
+    const ended = await waitFor(async () => {
+      const j = await job("tenant-cancel", seeded.id);
+      return j?.status === "canceled" ? j : null;
+    }, { what: "canceled" });
+    expect(ended.progress.step).toBeLessThan(ended.progress.totalSteps);
+    expect(ended.outputs ?? []).toHaveLength(0);
+    const usage = await storesFor(t).usage.summary("tenant-cancel", usagePeriod(), 1000);
+    expect(usage.images).toMatchObject({ used: 0, reserved: 0 });
+  });
+
+  it("fails a corrupt reference with upload_invalid and serves the next job", async () => {
+    await runner();
+    const bad = await seedJob(t, "tenant-corrupt", tinySpec({ prompt: "a dog img", subjects: [{ uploadId: "upl_x" }] }), [Buffer.from("not an image")]);
+    const good = await seedJob(t, "tenant-corrupt", tinySpec({ prompt: "a dog img", subjects: [{ uploadId: "upl_x" }] }));
+    const failed = await waitFor(async () => {
+      const j = await job("tenant-corrupt", bad.id);
+      return j?.status === "failed" ? j : null;
+    }, { what: "failed" });
+    expect(failed.error?.code).toBe("upload_invalid");
+    await waitFor(async () => (await job("tenant-corrupt", good.id))?.status === "succeeded", { what: "next job succeeded" });
+  });
+
+  it("ends a poison message in the DLQ and the sweeper marks its job failed", async () => {
+    // Width 72 passes the message schema but not the UNet: every delivery fails the same retryable way.
+    await startTestEnvPoison();
+  });
+
+  it("on SIGTERM finishes the current job within the grace period", async () => {
+    const r = await runner({ TROUPE_SHUTDOWN_GRACE_S: "60" });
+    const seeded = await seedJob(t, "tenant-term", tinySpec({ steps: 60 }));
+    await waitFor(async () => ((await job("tenant-term", seeded.id))?.progress.step ?? 0) > 0, { what: "running" });
+    r.kill("SIGTERM");
+    expect(await r.exited).toBe(0);
+    expect((await job("tenant-term", seeded.id))?.status).toBe("succeeded");
+  });
+
+  it("on SIGTERM past the grace period releases the message at once for another runner", async () => {
+    const r = await runner({ TROUPE_SHUTDOWN_GRACE_S: "0", TROUPE_VISIBILITY_TIMEOUT_S: "600" });
+    const seeded = await seedJob(t, "tenant-release", tinySpec({ steps: 150 }));
+    await waitFor(async () => ((await job("tenant-release", seeded.id))?.progress.step ?? 0) > 0, { what: "running" });
+    r.kill("SIGTERM");
+    expect(await r.exited).toBe(0);
+    expect(r.events.some((e) => e.event === "job_released")).toBe(true);
+    // The visibility timeout is 10 minutes: only a released message can be picked up this soon.
+    await runner({ TROUPE_VISIBILITY_TIMEOUT_S: "600" });
+    await waitFor(async () => (await job("tenant-release", seeded.id))?.status === "succeeded", { what: "taken over", timeoutMs: 60_000 });
+  });
+});
+
+async function startTestEnvPoison(): Promise<void> {
+  const poisonEnv = await startTestEnv({ bundle: env.TROUPE_BUNDLE, maxReceiveCount: 2, visibilityTimeoutS: 2 });
+  try {
+    const r = await startRunner({ ...poisonEnv.env, TROUPE_VISIBILITY_TIMEOUT_S: "2", TROUPE_SWEEP_INTERVAL_S: "1" });
+    runners.push(r);
+    const seeded = await seedJob(poisonEnv, "tenant-poison", tinySpec({ width: 72, height: 72 }));
+    const stores = storesFor(poisonEnv);
+    const failed = await waitFor(async () => {
+      const j = await stores.jobs.get("tenant-poison", seeded.id);
+      return j?.status === "failed" ? j : null;
+    }, { what: "poison job failed", timeoutMs: 60_000 });
+    expect(failed.error?.code).toBe("internal_error");
+    expect(r.events.filter((e) => e.event === "job_retry").length).toBeGreaterThanOrEqual(2);
+    const usage = await stores.usage.summary("tenant-poison", usagePeriod(), 1000);
+    expect(usage.images.reserved).toBe(0);
+    // A malformed message is removed and never crashes the runner.
+    await poisonEnv.clients.sqs.send(new SendMessageCommand({ QueueUrl: poisonEnv.config.TROUPE_QUEUE_URL!, MessageBody: "{not json" }));
+    await waitFor(() => r.events.some((e) => e.event === "message_malformed"), { what: "malformed message seen" });
+    expect(r.child.exitCode).toBeNull();
+  } finally {
+    await poisonEnv.stop();
+  }
+}
