@@ -1,0 +1,103 @@
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { actionsOf, statementsOfRole, synthTroupe } from "./fixtures/stacks.ts";
+
+describe("RunnerService (defaults)", () => {
+  let template: Template;
+  beforeAll(() => {
+    ({ template } = synthTroupe({ bundleUri: "s3://troupe-models/sd15" }));
+  });
+
+  it("reserves one GPU and memory, and logs to CloudWatch Logs", () => {
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      RequiresCompatibilities: ["EC2"],
+      ContainerDefinitions: [
+        Match.objectLike({
+          ResourceRequirements: [{ Type: "GPU", Value: "1" }],
+          MemoryReservation: 12288,
+          StopTimeout: 120,
+          LogConfiguration: Match.objectLike({
+            LogDriver: "awslogs",
+            Options: Match.objectLike({ "awslogs-stream-prefix": "runner" }),
+          }),
+        }),
+      ],
+    });
+  });
+
+  it("gets the API's environment plus the CUDA provider, its grace period and the region", () => {
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: "TROUPE_BUCKET", Value: { Ref: Match.stringLikeRegexp("StorageBucket") } },
+            { Name: "TROUPE_QUEUE_URL", Value: { Ref: Match.stringLikeRegexp("JobsQueue") } },
+            { Name: "TROUPE_DLQ_URL", Value: { Ref: Match.stringLikeRegexp("JobsDeadLetterQueue") } },
+            { Name: "TROUPE_KEYS_TABLE", Value: { Ref: Match.stringLikeRegexp("StorageKeysTable") } },
+            { Name: "TROUPE_JOBS_TABLE", Value: { Ref: Match.stringLikeRegexp("StorageJobsTable") } },
+            { Name: "TROUPE_USAGE_TABLE", Value: { Ref: Match.stringLikeRegexp("StorageUsageTable") } },
+            { Name: "TROUPE_BUNDLE", Value: "s3://troupe-models/sd15/" },
+            { Name: "NODE_OPTIONS", Value: "--enable-source-maps" },
+            { Name: "AWS_REGION", Value: { Ref: "AWS::Region" } },
+            { Name: "TROUPE_EXECUTION_PROVIDER", Value: "cuda" },
+            { Name: "TROUPE_SHUTDOWN_GRACE_S", Value: "90" },
+          ]),
+        }),
+      ],
+    });
+  });
+
+  it("runs as a service on the GPU capacity provider, starting at 0 tasks", () => {
+    template.hasResourceProperties("AWS::ECS::Service", {
+      DesiredCount: 0,
+      CapacityProviderStrategy: [{ CapacityProvider: { Ref: Match.stringLikeRegexp("GpuCapacityProvider") }, Weight: 1 }],
+      DeploymentConfiguration: Match.objectLike({
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      }),
+    });
+  });
+
+  it("may consume the jobs queue and the DLQ", () => {
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+            Resource: [
+              { "Fn::GetAtt": [Match.stringLikeRegexp("JobsQueue"), "Arn"] },
+              { "Fn::GetAtt": [Match.stringLikeRegexp("JobsDeadLetterQueue"), "Arn"] },
+            ],
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("may read uploads and the bundle and write outputs, nothing else in S3", () => {
+    const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
+    const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("s3:")));
+    expect(s3.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
+      ["s3:GetObject", expect.stringContaining("/uploads/*")],
+      ["s3:GetObject", expect.stringContaining(":s3:::troupe-models/sd15/*")],
+      ["s3:PutObject", expect.stringContaining("/outputs/*")],
+    ]);
+  });
+
+  it("may read and write the three tables", () => {
+    const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
+    const tables = statements
+      .filter((s) => actionsOf([s]).includes("dynamodb:UpdateItem"))
+      .map((s) => JSON.stringify(s.Resource));
+    expect(tables).toEqual([
+      expect.stringContaining("StorageKeysTable"),
+      expect.stringContaining("StorageJobsTable"),
+      expect.stringContaining("StorageUsageTable"),
+    ]);
+  });
+
+  it("cannot send jobs or delete objects", () => {
+    const actions = actionsOf(statementsOfRole(template, "RunnerTaskDefinitionTaskRole"));
+    expect(actions).not.toContain("sqs:SendMessage");
+    expect(actions).not.toContain("s3:DeleteObject");
+  });
+});
