@@ -13,7 +13,7 @@ export const MAX_INPUT_PIXELS = 40_000_000;
  * orientation applied), pad to a square with black, resize to `size`, normalize with CLIP mean/std.
  */
 export async function preprocessReference(bytes: Uint8Array, size: number, subject = 0): Promise<Float32Array> {
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let decoded: { data: Buffer; info: { channels: number } };
   try {
     const image = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: "error" }).rotate();
     const { width, height } = await image.clone().metadata().then(async (m) => {

@@ -1,0 +1,3 @@
+export * from "./clip-tokenizer.ts";
+export * from "./pre-tokenize.ts";
+export * from "./train-merges.ts";
