@@ -1,0 +1,45 @@
+import type { Manifest } from "@troupe/shared/contracts/manifest";
+
+export type GraphKey = keyof Manifest["graphs"];
+
+/** One input or output of a bundle graph: a fixed size where DESIGN §4 fixes one, null where it is free. */
+export interface ValueSpec {
+  name: string;
+  type: "float32" | "int64";
+  dims: (number | null)[];
+}
+
+export interface GraphSpec {
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+}
+
+const f32 = (name: string, dims: (number | null)[]): ValueSpec => ({ name, type: "float32", dims });
+const _ = null;
+
+/** DESIGN §4's table, with this manifest's D, token count, latent channels and image size. */
+export function graphSpecs(m: Manifest): Record<GraphKey, GraphSpec> {
+  const D = m.hiddenSize;
+  const L = m.tokens.maxLength;
+  const C = m.latentChannels;
+  const size = m.imageSize;
+  return {
+    textEncoder: { inputs: [{ name: "input_ids", type: "int64", dims: [_, L] }], outputs: [f32("last_hidden_state", [_, L, D])] },
+    imageEncoder: { inputs: [f32("pixel_values", [_, 3, size, size])], outputs: [f32("image_embeds", [_, D])] },
+    fuse: { inputs: [f32("text_embeds", [_, D]), f32("image_embeds", [_, D])], outputs: [f32("fused", [_, D])] },
+    unet: {
+      inputs: [f32("sample", [_, C, _, _]), f32("timestep", [_]), f32("encoder_hidden_states", [_, L, D]), f32("cross_attention_bias", [_, L, _, _])],
+      outputs: [f32("noise_pred", [_, C, _, _]), f32("attention_probs", [_, L, _, _])],
+    },
+    vaeDecoder: { inputs: [f32("latent", [_, C, _, _])], outputs: [f32("image", [_, 3, _, _])] },
+  };
+}
+
+/** The file names `writeBundle` gives the graphs. */
+export const GRAPH_FILES: Record<GraphKey, string> = {
+  textEncoder: "text_encoder.onnx",
+  imageEncoder: "image_encoder.onnx",
+  fuse: "fuse.onnx",
+  unet: "unet.onnx",
+  vaeDecoder: "vae_decoder.onnx",
+};

@@ -1,0 +1,76 @@
+import { join } from "node:path";
+import type * as ort from "onnxruntime-node";
+import { ManifestSchema, type Manifest } from "@troupe/shared/contracts/manifest";
+import { BundleError } from "@troupe/shared/errors";
+import { checkSessionIo, createSession, type ExecutionProvider, type SessionOptions } from "../onnx/sessions.ts";
+import { readBundleText, verifyFiles } from "./bundle-files.ts";
+import { graphSpecs, type GraphKey } from "./graph-spec.ts";
+
+export type { ExecutionProvider } from "../onnx/sessions.ts";
+
+export type BundleSessions = Record<GraphKey, ort.InferenceSession>;
+
+export interface LoadedBundle {
+  manifest: Manifest;
+  /** The local directory the bundle was read from. */
+  dir: string;
+  /** Absolute path of the tokenizer merges file. */
+  mergesPath: string;
+  sessions: BundleSessions;
+}
+
+export type LoadBundleOptions = SessionOptions;
+
+/** manifest.json, zod-checked, as a BundleError naming the bad fields. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const text = await readBundleText(dir, "manifest.json");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new BundleError(`manifest.json: not JSON (${(e as Error).message})`, { file: "manifest.json" });
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new BundleError(`manifest.json: ${fields.join("; ")}`, { file: "manifest.json", issues: parsed.error.issues });
+  }
+  return parsed.data;
+}
+
+/** Every graph and the merges file must be covered by a checksum. */
+function assertListed(manifest: Manifest): void {
+  const listed = new Set(manifest.files.map((f) => f.path));
+  for (const path of [...Object.values(manifest.graphs), manifest.tokenizer.merges]) {
+    if (!listed.has(path)) throw new BundleError(`${path}: named in manifest.json but not in its files list`, { file: path });
+  }
+}
+
+/**
+ * Loads a bundle directory (DESIGN §4): checks the manifest, every file's sha256, creates the five
+ * sessions once and checks each graph's inputs and outputs against the contract.
+ */
+export async function loadBundle(dir: string, options: LoadBundleOptions): Promise<LoadedBundle> {
+  const manifest = await readManifest(dir);
+  assertListed(manifest);
+  await verifyFiles(dir, manifest.files);
+  const specs = graphSpecs(manifest);
+  const sessions: Partial<BundleSessions> = {};
+  try {
+    for (const key of Object.keys(specs) as GraphKey[]) {
+      const file = manifest.graphs[key];
+      const session = await createSession(join(dir, file), file, options);
+      sessions[key] = session;
+      checkSessionIo(session, specs[key], file);
+    }
+  } catch (e) {
+    await Promise.all(Object.values(sessions).map((s) => s.release()));
+    throw e;
+  }
+  return { manifest, dir, mergesPath: join(dir, manifest.tokenizer.merges), sessions: sessions as BundleSessions };
+}
+
+/** Releases the native sessions (tests, shutdown). */
+export async function releaseBundle(bundle: LoadedBundle): Promise<void> {
+  await Promise.all(Object.values(bundle.sessions).map((s) => s.release()));
+}

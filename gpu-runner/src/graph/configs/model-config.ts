@@ -1,0 +1,48 @@
+/** The sizes a bundle is built at; `tiny` and `sd15` are the two in this folder. */
+export interface ModelConfig {
+  name: string;
+  /** Embedding width D shared by text, image and fuse graphs (and the UNet's cross-attention context). */
+  hiddenSize: number;
+  /** Pixel sizes the UNet accepts (manifest.sizes). */
+  sizes: { default: { width: number; height: number }; min: number; max: number; multiple: number };
+  /** A trained toy merges file (tiny), or an operator-supplied CLIP merges file of a known vocabulary. */
+  tokenizer: { kind: "trained"; numMerges: number } | { kind: "file"; vocabSize: number };
+  text: ClipTowerConfig & { maxLength: number };
+  vision: ClipTowerConfig & { imageSize: number; patchSize: number; projectionDim: number };
+  unet: UNetConfig;
+  vae: VaeConfig;
+}
+
+export interface ClipTowerConfig {
+  dim: number;
+  layers: number;
+  heads: number;
+  intermediate: number;
+}
+
+export type DownBlockType = "CrossAttnDownBlock2D" | "DownBlock2D";
+
+export interface UNetConfig {
+  inChannels: number;
+  outChannels: number;
+  blockOutChannels: number[];
+  /** One per resolution; up blocks mirror them (CrossAttnDownBlock2D ↔ CrossAttnUpBlock2D). */
+  downBlockTypes: DownBlockType[];
+  layersPerBlock: number;
+  /** Attention heads of every transformer (SD 1.5's `attention_head_dim: 8` means 8 heads). */
+  heads: number;
+  normGroups: number;
+}
+
+export interface VaeConfig {
+  latentChannels: number;
+  /** Decoder blocks from the highest resolution (as in vae/config.json). */
+  blockOutChannels: number[];
+  layersPerBlock: number;
+  normGroups: number;
+  /**
+   * SD 1.5's 0.18215. The decoder graph does NOT apply it: the pipeline divides latents by it
+   * before `vae_decoder` (as diffusers does outside the VAE's decode()).
+   */
+  scalingFactor: number;
+}
