@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { startHarness, type Harness } from "./support/harness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.stop());
+
+const dog = (uploadId: string, extra: Record<string, unknown> = {}) => ({ prompt: "a dog img on a beach", subjects: [{ uploadId }], ...extra });
+
+describe("Idempotency-Key", () => {
+  it("returns the same job for the same body and sends one message", async () => {
+    const { key, keyId } = await h.newKey();
+    const photo = await h.upload(key);
+    const headers = { "idempotency-key": "order-42" };
+    const first = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) });
+    // Same request with defaults spelled out and keys reordered: still the same request.
+    const second = await h.call("POST", "/v1/generations", { key, headers, body: { steps: 50, subjects: [{ uploadId: photo }], prompt: "a dog img on a beach" } });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.body.input.seed).toBe(first.body.input.seed);
+    expect(await h.drainQueue()).toHaveLength(1);
+    expect(await h.countJobs(keyId)).toBe(1);
+
+    const conflict = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo, { steps: 10 }) });
+    expect(conflict).toMatchObject({ status: 409, body: { error: { code: "idempotency_conflict" } } });
+    expect(await h.drainQueue()).toEqual([]);
+    expect(await h.countJobs(keyId)).toBe(1);
+
+    // Keys are per tenant: another key may use the same Idempotency-Key.
+    const other = await h.newKey();
+    const theirs = await h.call("POST", "/v1/generations", { key: other.key, headers, body: dog(await h.upload(other.key)) });
+    expect(theirs.status).toBe(202);
+    expect(theirs.body.id).not.toBe(first.body.id);
+    expect(await h.drainQueue()).toHaveLength(1);
+  });
+
+  it("dispatches a replayed job that was recorded but never sent", async () => {
+    const { key, keyId } = await h.newKey();
+    const photo = await h.upload(key);
+    const headers = { "idempotency-key": "crash-after-create" };
+    const first = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) });
+    await h.drainQueue();
+    // Simulate a crash between record and dispatch: the record has no dispatchedAt.
+    const record = (await h.deps.stores.jobs.get(keyId, first.body.id))!;
+    const { dispatchedAt: _sent, ...undispatched } = record;
+    await h.t.clients.ddb.send(new PutCommand({ TableName: h.deps.config.TROUPE_JOBS_TABLE, Item: undispatched }));
+
+    const again = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) });
+    expect(again.body.id).toBe(first.body.id);
+    expect((await h.drainQueue()).map((m) => m.jobId)).toEqual([first.body.id]);
+    expect((await h.deps.stores.jobs.get(keyId, first.body.id))?.dispatchedAt).toEqual(expect.any(String));
+  });
+});
+
+describe("quota", () => {
+  it("admits exactly the limit under concurrent submissions and gives a canceled job's images back", async () => {
+    const { key, keyId } = await h.newKey({ monthlyImages: 4 });
+    const photo = await h.upload(key);
+    const results = await Promise.all(Array.from({ length: 10 }, () => h.call("POST", "/v1/generations", { key, body: dog(photo) })));
+    const accepted = results.filter((r) => r.status === 202);
+    const refused = results.filter((r) => r.status === 429);
+    expect(accepted).toHaveLength(4);
+    expect(refused).toHaveLength(6);
+    for (const r of refused) {
+      expect(r.body.error.code).toBe("quota_exceeded");
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    expect(await h.countJobs(keyId)).toBe(4);
+    expect(await h.drainQueue()).toHaveLength(4);
+
+    expect((await h.call("POST", `/v1/generations/${accepted[0].body.id}/cancel`, { key })).status).toBe(202);
+    expect((await h.call("POST", "/v1/generations", { key, body: dog(photo) })).status).toBe(202);
+    expect((await h.call("POST", "/v1/generations", { key, body: dog(photo) })).status).toBe(429);
+    expect((await h.call("POST", "/v1/generations", { key, body: dog(photo, { numImages: 2 }) })).status).toBe(429);
+    expect(await h.drainQueue()).toHaveLength(1);
+    expect((await h.call("GET", "/v1/usage", { key })).body.images).toEqual({ used: 0, limit: 4, reserved: 4 });
+  });
+});
+
+describe("rate limit", () => {
+  it("refuses requests over the key's per-minute rate with Retry-After", async () => {
+    const { key } = await h.newKey({ ratePerMinute: 3 });
+    h.setNow(Date.UTC(2030, 0, 1, 12, 0, 45));
+    try {
+      for (let i = 0; i < 3; i++) expect((await h.call("GET", "/v1/usage", { key })).status).toBe(200);
+      const limited = await h.call("GET", "/v1/usage", { key });
+      expect(limited).toMatchObject({ status: 429, body: { error: { code: "rate_limited" } } });
+      expect(limited.headers.get("retry-after")).toBe("15");
+      // Another key is not affected; the next minute admits again.
+      expect((await h.call("GET", "/v1/usage", { key: (await h.newKey()).key })).status).toBe(200);
+      h.setNow(Date.UTC(2030, 0, 1, 12, 1, 0));
+      expect((await h.call("GET", "/v1/usage", { key })).status).toBe(200);
+    } finally {
+      h.setNow(undefined);
+    }
+  });
+});
