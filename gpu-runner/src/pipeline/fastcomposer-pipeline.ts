@@ -87,7 +87,8 @@ export class FastComposerPipeline implements ImagePipeline {
 
     // 7. Denoising loop, classifier-free guidance in one batch: [negative × N, conditional × N]
     const timesteps = scheduler.timesteps;
-    const start = subjectStartStep(spec.alpha, spec.steps);
+    // Counted in loop iterations: PNDM runs steps + 1 of them, and alpha 0 must mean none.
+    const start = subjectStartStep(spec.alpha, timesteps.length);
     const hiddenText = batchEmbeddings(negative, textOnly, N, L, D);
     const hiddenAugmented = batchEmbeddings(negative, augmented, N, L, D);
     const mapPlane = L * (h / 4) * (w / 4);
