@@ -94,7 +94,9 @@ export class FastComposerPipeline implements ImagePipeline {
     const mapPlane = L * (h / 4) * (w / 4);
     const attention = new Float32Array(mapPlane);
     let attentionSteps = 0;
-    options.onProgress?.({ step: 0, totalSteps: timesteps.length });
+    // Progress counts requested steps (PNDM's extra warm-up iteration is folded in), so totalSteps = spec.steps.
+    const report = (done: number) => options.onProgress?.({ step: Math.floor((done * spec.steps) / timesteps.length), totalSteps: spec.steps });
+    report(0);
     for (let i = 0; i < timesteps.length; i++) {
       if (options.signal?.aborted) throw new CanceledError();
       const timestep = timesteps[i];
@@ -117,7 +119,7 @@ export class FastComposerPipeline implements ImagePipeline {
         for (let k = 0; k < mapPlane; k++) attention[k] += probs[N * mapPlane + k];
         attentionSteps++;
       }
-      options.onProgress?.({ step: i + 1, totalSteps: timesteps.length });
+      report(i + 1);
     }
     t.denoiseMs = lap();
 
