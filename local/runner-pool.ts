@@ -11,19 +11,19 @@ export interface RunnerPool {
  * N runner processes (the production entry point), each restarted if it dies while the stack
  * runs. Their JSON log lines are passed through with a `[runner-i]` prefix.
  */
-export function startRunnerPool(count: number, env: Record<string, string>, out: NodeJS.WritableStream = process.stdout): RunnerPool {
+export function startRunnerPool(count: number, env: Record<string, string>, log: (line: string) => void): RunnerPool {
   let stopping = false;
   const children = new Set<ChildProcess>();
   const launch = (i: number) => {
     const child = spawn(process.execPath, ["--import", "tsx", "gpu-runner/src/worker/main.ts"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
-    const prefix = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).map((l) => `[runner-${i}] ${l}\n`).join("");
-    child.stdout!.on("data", (c: Buffer) => out.write(prefix(c)));
-    child.stderr!.on("data", (c: Buffer) => out.write(prefix(c)));
+    const relay = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).forEach((l) => log(`[runner-${i}] ${l}`));
+    child.stdout!.on("data", relay);
+    child.stderr!.on("data", relay);
     child.once("exit", (code, signal) => {
       children.delete(child);
       if (stopping) return;
-      out.write(`[runner-${i}] exited (${signal ?? code}); restarting\n`);
+      log(`[runner-${i}] exited (${signal ?? code}); restarting`);
       setTimeout(() => !stopping && launch(i), 1000).unref();
     });
   };

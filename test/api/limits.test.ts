@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { redispatchPending } from "@troupe/shared/jobs/dispatch";
+import { createApp } from "../../functions/src/app.ts";
 import { startHarness, type Harness } from "./support/harness.ts";
 
 let h: Harness;
@@ -97,5 +99,48 @@ describe("rate limit", () => {
     } finally {
       h.setNow(undefined);
     }
+  });
+});
+
+describe("failures on our side", () => {
+  it("keeps a job whose message could not be sent, for the sweeper, and says so with a 500", async () => {
+    const { key, keyId } = await h.newKey();
+    const photo = await h.upload(key);
+    const broken = createApp({ ...h.deps, queueUrl: `${h.t.env.TROUPE_SQS_ENDPOINT}/000000000000/no-such-queue` });
+    const res = await broken.request("/v1/generations", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(dog(photo)),
+    });
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { code: string; details: { jobId: string } } };
+    expect(body.error.code).toBe("internal_error");
+    const record = await h.deps.stores.jobs.get(keyId, body.error.details.jobId);
+    expect(record).toMatchObject({ status: "queued" });
+    expect(record?.dispatchedAt).toBeUndefined();
+
+    const sent = await redispatchPending({ sqs: h.t.clients.sqs, queueUrl: h.deps.queueUrl, jobs: h.deps.stores.jobs });
+    expect(sent).toContain(record!.id);
+    expect((await h.drainQueue()).map((m) => m.jobId)).toContain(record!.id);
+  });
+
+  it("masks unexpected errors as internal_error and logs them redacted", async () => {
+    const { key } = await h.newKey();
+    const failingUsage = Object.assign(Object.create(Object.getPrototypeOf(h.deps.stores.usage)), h.deps.stores.usage, {
+      summary: async () => {
+        throw new Error(`dynamo exploded near ${key}`);
+      },
+    });
+    const logs: string[] = [];
+    const broken = createApp({ ...h.deps, stores: { ...h.deps.stores, usage: failingUsage }, log: (l) => logs.push(l) });
+    const res = await broken.request("/v1/usage", { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { code: "internal_error", requestId: res.headers.get("x-request-id") } });
+    expect(text).not.toContain("exploded");
+    const line = JSON.parse(logs[0]);
+    expect(line).toMatchObject({ level: "error", status: 500 });
+    expect(line.error).toContain("dynamo exploded");
+    expect(line.error).not.toContain(key.split(".")[1]);
   });
 });
