@@ -1,0 +1,43 @@
+import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
+import { AppError } from "@troupe/shared/errors";
+import type { JobRecord, JobStore } from "@troupe/shared/records/jobs";
+import type { UsageStore } from "@troupe/shared/records/usage";
+
+export interface CancelDeps {
+  jobs: Pick<JobStore, "get" | "transition" | "patchIf">;
+  usage: Pick<UsageStore, "release">;
+  now: () => number;
+}
+
+/** A cancel races the runner at most a few times (queued → running → finished). */
+const MAX_ATTEMPTS = 4;
+
+const notFound = (id: string) => new AppError("not_found", `No generation ${id} for this key.`);
+
+/**
+ * queued → canceled at once (and the reserved quota goes back); running → `cancelRequested`, and
+ * the runner stops at its next step; finished → `not_cancelable`. Every write is conditional on the
+ * status just read; a lost write means the runner moved the job, so read again and decide again.
+ */
+export async function cancelGeneration(deps: CancelDeps, tenantId: string, id: string): Promise<JobRecord> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const job = await deps.jobs.get(tenantId, id);
+    if (!job) throw notFound(id);
+    if (TERMINAL_STATUSES.includes(job.status)) {
+      throw new AppError("not_cancelable", `Generation ${id} already finished (${job.status}).`, { status: job.status });
+    }
+    if (job.status === "queued") {
+      const finishedAt = new Date(deps.now()).toISOString();
+      const canceled = await deps.jobs.transition(tenantId, id, ["queued"], "canceled", { finishedAt, cancelRequested: true });
+      if (canceled) {
+        await deps.usage.release(tenantId, canceled.quotaPeriod, canceled.spec.numImages, "canceled");
+        return canceled;
+      }
+      continue;
+    }
+    if (job.cancelRequested) return job;
+    const requested = await deps.jobs.patchIf(tenantId, id, "running", { cancelRequested: true });
+    if (requested) return requested;
+  }
+  throw new AppError("internal_error", `Generation ${id} kept changing while canceling; retry.`);
+}

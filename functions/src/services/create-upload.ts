@@ -1,0 +1,59 @@
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { CreateUpload } from "@troupe/shared/contracts/upload";
+import { newId } from "@troupe/shared/ids";
+import { uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
+
+export interface CreateUploadDeps {
+  s3: S3Client;
+  bucket: string;
+  uploads: Pick<UploadStore, "create">;
+  urlTtlS: number;
+  now: () => number;
+}
+
+/** Matches the bucket's lifecycle rule for uploads/ (infra storage-defaults: 7 days). */
+const UPLOAD_RECORD_TTL_S = 7 * 24 * 3600;
+
+export interface CreatedUpload {
+  id: string;
+  uploadUrl: string;
+  method: "PUT";
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
+/**
+ * Records the upload, then signs a PUT for `uploads/{tenant}/{id}` with Content-Type and
+ * Content-Length in the signature, so S3 refuses any other type or size. (s3rver does not check
+ * signatures: the submit path checks size and magic bytes again.)
+ */
+export async function createUpload(deps: CreateUploadDeps, tenantId: string, body: CreateUpload): Promise<CreatedUpload> {
+  const now = deps.now();
+  const id = newId("upl", now);
+  await deps.uploads.create({
+    tenantId,
+    id,
+    contentType: body.contentType,
+    contentLength: body.contentLength,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: Math.floor(now / 1000) + UPLOAD_RECORD_TTL_S,
+  });
+  const command = new PutObjectCommand({
+    Bucket: deps.bucket,
+    Key: uploadKey(tenantId, id),
+    ContentType: body.contentType,
+    ContentLength: body.contentLength,
+  });
+  const uploadUrl = await getSignedUrl(deps.s3, command, {
+    expiresIn: deps.urlTtlS,
+    signableHeaders: new Set(["content-type", "content-length"]),
+  });
+  return {
+    id,
+    uploadUrl,
+    method: "PUT",
+    headers: { "content-type": body.contentType },
+    expiresAt: new Date(now + deps.urlTtlS * 1000).toISOString(),
+  };
+}

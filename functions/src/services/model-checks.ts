@@ -1,0 +1,45 @@
+import type { ModelInfo } from "@troupe/shared/bundle/model-info";
+import type { CreateGeneration } from "@troupe/shared/contracts/generation";
+import type { Manifest } from "@troupe/shared/contracts/manifest";
+import { AppError } from "@troupe/shared/errors";
+import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
+
+interface Issue {
+  code: "custom";
+  path: (string | number)[];
+  message: string;
+}
+
+/** Width and height: the model's default when absent, else within its sizes; 400 naming each bad field. */
+export function resolveSize(body: Pick<CreateGeneration, "width" | "height">, manifest: Manifest): { width: number; height: number } {
+  const { min, max, multiple } = manifest.sizes;
+  const size = { width: body.width ?? manifest.sizes.default.width, height: body.height ?? manifest.sizes.default.height };
+  const issues: Issue[] = [];
+  for (const field of ["width", "height"] as const) {
+    const v = size[field];
+    if (v < min || v > max || v % multiple !== 0) {
+      issues.push({ code: "custom", path: [field], message: `${field} must be a multiple of ${multiple} from ${min} to ${max}; got ${v}.` });
+    }
+  }
+  if (issues.length > 0) throw new AppError("invalid_request", issues.map((i) => i.message).join(" "), issues);
+  return size;
+}
+
+export function checkSubjectLimit(count: number, manifest: Manifest): void {
+  if (count <= manifest.maxSubjects) return;
+  const message = `This model takes at most ${manifest.maxSubjects} subjects; got ${count}.`;
+  throw new AppError("invalid_request", message, [{ code: "custom", path: ["subjects"], message }]);
+}
+
+/**
+ * The prompt as the runner will read it (same tokenizer, same parser): throws the 422 prompt
+ * errors (image_token_invalid, prompt_too_long, image_token_mismatch). The negative prompt is
+ * only tokenized: CLIP truncates it, which is not an error.
+ */
+export function checkPrompt(body: Pick<CreateGeneration, "prompt" | "negativePrompt" | "subjects">, model: ModelInfo): void {
+  const { manifest, tokenizer } = model;
+  const options = { maxLength: manifest.tokens.maxLength, pad: manifest.tokens.pad };
+  const parsed = parsePrompt(body.prompt, tokenizer, options);
+  assertSubjectCount(parsed, body.subjects.length, manifest.maxSubjects);
+  encodePlain(body.negativePrompt, tokenizer, options);
+}

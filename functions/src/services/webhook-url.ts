@@ -1,0 +1,62 @@
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { AppError } from "@troupe/shared/errors";
+import { isLoopbackAddress, isPublicAddress } from "./ip-ranges.ts";
+
+/** Resolves a host name to every address it has (injectable so tests need no DNS). */
+export type HostResolver = (hostname: string) => Promise<string[]>;
+
+export const dnsResolver: HostResolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+
+export interface WebhookUrlOptions {
+  /** Local mode (TROUPE_LOCAL_MODE) also allows http and loopback hosts. */
+  localMode: boolean;
+  resolve: HostResolver;
+}
+
+/** Names that always mean this machine, the local network or a cloud metadata service. */
+const LOCAL_NAMES = [/^localhost$/, /\.localhost$/];
+const PRIVATE_NAMES = [/\.local$/, /\.internal$/, /^metadata$/, /^instance-data$/, /\.home\.arpa$/];
+
+const invalid = (message: string) =>
+  new AppError("invalid_request", message, [{ code: "custom", path: ["webhookUrl"], message }]);
+
+/**
+ * A webhook URL must be https and reach a public host, checked on the literal and again on every
+ * address its name resolves to (so `evil.example → 127.0.0.1` is refused too). The sender should
+ * repeat the address check at delivery time, since DNS can change in between.
+ */
+export async function checkWebhookUrl(raw: string, options: WebhookUrlOptions): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid("webhookUrl is not a valid URL.");
+  }
+  const allowedProtocols = options.localMode ? ["https:", "http:"] : ["https:"];
+  if (!allowedProtocols.includes(url.protocol)) throw invalid("webhookUrl must use https.");
+  if (url.username || url.password) throw invalid("webhookUrl must not carry credentials.");
+
+  // WHATWG URL already turned decimal/hex/octal IPv4 forms into dotted quads.
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  const allowed = (ip: string) => isPublicAddress(ip) || (options.localMode && isLoopbackAddress(ip));
+
+  if (isIP(host)) {
+    if (!allowed(host)) throw invalid("webhookUrl must not point at a private, loopback, link-local or metadata address.");
+    return;
+  }
+  if (LOCAL_NAMES.some((re) => re.test(host))) {
+    if (options.localMode) return;
+    throw invalid("webhookUrl must not point at a loopback host.");
+  }
+  if (PRIVATE_NAMES.some((re) => re.test(host))) throw invalid("webhookUrl must not point at a private or metadata host.");
+
+  let addresses: string[];
+  try {
+    addresses = await options.resolve(host);
+  } catch {
+    throw invalid(`webhookUrl host ${host} does not resolve.`);
+  }
+  if (addresses.length === 0) throw invalid(`webhookUrl host ${host} does not resolve.`);
+  if (!addresses.every(allowed)) throw invalid(`webhookUrl host ${host} resolves to a private, loopback or link-local address.`);
+}
