@@ -66,7 +66,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const resent = await redispatchPending({ sqs: clients.sqs, queueUrl, jobs: new JobStore(clients.ddb, config.TROUPE_JOBS_TABLE) }, { all: true });
     if (resent.length) log(`re-sent ${resent.length} unfinished job(s) from the last run`);
 
-    const server = await startServer(createApp(await createDeps(config, { clients })), { port: config.PORT });
+    const server = await startServer(createApp(await createDeps(config, { clients, log })), { port: config.PORT });
     const runners = startRunnerPool(options.runners ?? 1, env, log);
     const info: LocalStackInfo = { apiUrl: server.url, apiKey, endpoints: emulators.endpoints };
     await writeFile(stackFile(dataDir), `${JSON.stringify(info, null, 2)}\n`);

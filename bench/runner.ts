@@ -1,0 +1,51 @@
+/**
+ * Runner bench (`npm run bench:runner`), everything measured side by side in one run:
+ * 1. the pipeline's time per denoising step against the bare UNet `session.run` on the same inputs
+ *    (the ratio is our overhead), per-stage times and peak RSS, for the tiny bundle and for the
+ *    sd15-sized bundle at 256×256 (seeded random weights: same compute as the real model);
+ * 2. the local stack end to end: job time minus inference time (our orchestration), and jobs per
+ *    minute with 1 and 2 runners.
+ * Writes bench/runner.json. `--skip-sd15` leaves out the large bundle (it takes ~2 min to build
+ * and ~4 GB of disk under models/sd15).
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureTinyBundle, MODELS_DIR } from "../gpu-runner/src/bundle/tiny-bundle.ts";
+import { writeBundle } from "../gpu-runner/src/bundle/write-bundle.ts";
+import { SD15_CONFIG } from "../gpu-runner/src/graph/configs/sd15.ts";
+import { seededRandom } from "../gpu-runner/src/graph/weights.ts";
+import { benchPipeline, type PipelineBenchResult } from "./runner/pipeline-bench.ts";
+import { benchStack, type StackBenchResult } from "./runner/stack-bench.ts";
+
+const CLIP_MERGES = fileURLToPath(new URL("../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz", import.meta.url));
+const skipSd15 = process.argv.includes("--skip-sd15");
+
+async function ensureSd15(): Promise<string> {
+  const dir = join(MODELS_DIR, "sd15");
+  if (!existsSync(join(dir, "manifest.json"))) {
+    process.stdout.write("building the sd15-sized bundle with random weights (one-off, ~2 min)…\n");
+    await writeBundle(SD15_CONFIG, dir, seededRandom(15), { merges: CLIP_MERGES });
+  }
+  return dir;
+}
+
+const pipelines: PipelineBenchResult[] = [];
+pipelines.push(await benchPipeline(await ensureTinyBundle(), { size: 128, steps: 20, rounds: 5, threads: 1 }));
+if (!skipSd15) pipelines.push(await benchPipeline(await ensureSd15(), { size: 256, steps: 2, rounds: 2, threads: cpus().length }));
+
+const stacks: StackBenchResult[] = [];
+for (const runners of [1, 2]) stacks.push(await benchStack(runners, { sequential: 8, burst: 24 }));
+
+console.log("\nPipeline: our denoising loop vs the bare UNet session.run (same inputs, medians)");
+console.table(pipelines.map((p) => ({ bundle: p.bundle, size: p.size, "loop ms/step": p.loopMsPerStep, "bare ms/step": p.bareMsPerStep, "loop/bare": p.overheadRatio, "peak RSS MB": p.peakRssMb })));
+console.log("Stages (ms, last round)");
+console.table(Object.fromEntries(pipelines.map((p) => [`${p.bundle} ${p.size}`, p.stagesMs])));
+console.log("Local stack, tiny bundle, 10 steps at 128×128");
+console.table(stacks.map((s) => ({ runners: s.runners, "end-to-end ms": s.endToEndMs, "inference ms": s.inferenceMs, "orchestration ms": s.orchestrationMs, "jobs/min": s.jobsPerMinute })));
+
+mkdirSync(fileURLToPath(new URL(".", import.meta.url)), { recursive: true });
+const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, pipelines, stacks };
+writeFileSync(fileURLToPath(new URL("runner.json", import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
+console.log("wrote bench/runner.json");
