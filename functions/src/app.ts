@@ -19,7 +19,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * The Troupe API (DESIGN §2). Everything it needs comes in `deps`, so tests, the Node server,
  * Lambda and the bench build the same app over different clients.
  */
-export function createApp(deps: AppDeps): OpenAPIHono {
+export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono();
   app.onError(onError);
   app.notFound(onNotFound);
@@ -31,18 +31,20 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   app.use("/v1/*", auth({ keys: deps.stores.keys }));
   app.use("/v1/*", rateLimit({ usage: deps.stores.usage, defaultPerMinute: deps.config.TROUPE_DEFAULT_RATE_PER_MINUTE, now: deps.now }));
 
-  app.route("/healthz", healthRoutes());
-  app.route("/v1/uploads", uploadsRoutes(deps));
-  app.route("/v1/generations", generationsRoutes(deps));
-  app.route("/v1/usage", usageRoutes(deps));
-  app.route("/v1/webhook-secret", webhookSecretRoutes(deps));
+  // Chained so the return type carries every route: `hc<AppType>` (functions/src/client) is typed from it.
+  const routed = app
+    .route("/healthz", healthRoutes())
+    .route("/v1/uploads", uploadsRoutes(deps))
+    .route("/v1/generations", generationsRoutes(deps))
+    .route("/v1/usage", usageRoutes(deps))
+    .route("/v1/webhook-secret", webhookSecretRoutes(deps));
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  routed.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
     description: "An API key from `npm run keys -- create`, sent as `Authorization: Bearer trp_…`.",
   });
-  app.doc31("/openapi.json", {
+  routed.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
       title: "Troupe API",
@@ -50,5 +52,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
       description: "Tuning-free multi-subject image generation (FastComposer). Every error is `{error:{code,message,details?,requestId}}`.",
     },
   });
-  return app;
+  return routed;
 }
+
+/** The app's type with every route, request and response: what the typed client is built on. */
+export type AppType = ReturnType<typeof createApp>;

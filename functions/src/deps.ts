@@ -7,7 +7,7 @@ import { IdempotencyStore } from "@troupe/shared/records/idempotency";
 import { JobStore } from "@troupe/shared/records/jobs";
 import { UploadStore } from "@troupe/shared/records/uploads";
 import { UsageStore } from "@troupe/shared/records/usage";
-import { dnsResolver, type HostResolver } from "./services/webhook-url.ts";
+import { dnsResolver, type HostResolver } from "@troupe/shared/webhooks/webhook-url";
 
 export interface Stores {
   keys: ApiKeyStore;

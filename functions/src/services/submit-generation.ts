@@ -10,7 +10,7 @@ import type { AppDeps } from "../deps.ts";
 import { checkPrompt, checkSubjectLimit, resolveSize } from "./model-checks.ts";
 import { reserveQuota } from "./quota.ts";
 import { checkSubjectUploads } from "./upload-checks.ts";
-import { checkWebhookUrl } from "./webhook-url.ts";
+import { checkWebhookUrl } from "@troupe/shared/webhooks/webhook-url";
 
 export interface SubmitInput {
   key: ApiKeyRecord;

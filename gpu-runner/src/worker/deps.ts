@@ -19,6 +19,8 @@ export interface WorkerDeps {
   visibilityTimeoutS: number;
   progressIntervalMs: number;
   outputUrlTtlS: number;
+  /** TROUPE_LOCAL_MODE: http and loopback webhook receivers allowed. */
+  webhookLocalMode: boolean;
   log: Log;
 }
 

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     visibilityTimeoutS: config.TROUPE_VISIBILITY_TIMEOUT_S,
     progressIntervalMs: config.TROUPE_PROGRESS_INTERVAL_MS,
     outputUrlTtlS: config.TROUPE_OUTPUT_URL_TTL_S,
+    webhookLocalMode: config.TROUPE_LOCAL_MODE,
     log,
   };
   const worker = new Worker(deps, {

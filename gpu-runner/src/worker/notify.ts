@@ -1,4 +1,5 @@
 import { presentJob } from "@troupe/shared/jobs/present";
+import { checkWebhookUrl, dnsResolver } from "@troupe/shared/webhooks/webhook-url";
 import type { JobRecord } from "@troupe/shared/records";
 import type { WorkerDeps } from "./deps.ts";
 
@@ -6,6 +7,13 @@ import type { WorkerDeps } from "./deps.ts";
 export async function notifyTerminal(deps: WorkerDeps, record: JobRecord): Promise<void> {
   const url = record.spec.webhookUrl;
   if (!url) return;
+  // Checked again at delivery: the host's DNS may have moved to a private address since submission.
+  try {
+    await checkWebhookUrl(url, { localMode: deps.webhookLocalMode, resolve: dnsResolver });
+  } catch (e) {
+    deps.log("webhook_refused", { jobId: record.id, reason: e instanceof Error ? e.message : String(e) });
+    return;
+  }
   const key = await deps.keys.get(record.tenantId);
   if (!key) return;
   const job = await presentJob(record, { s3: deps.clients.s3, bucket: deps.bucket, urlTtlS: deps.outputUrlTtlS });

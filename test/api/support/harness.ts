@@ -6,7 +6,7 @@ import { ApiConfigSchema, loadConfig } from "@troupe/shared/config";
 import { QueueMessageSchema, type QueueMessage } from "@troupe/shared/contracts/queue-message";
 import { createApp } from "../../../functions/src/app.ts";
 import { createDeps, type AppDeps } from "../../../functions/src/deps.ts";
-import type { HostResolver } from "../../../functions/src/services/webhook-url.ts";
+import type { HostResolver } from "@troupe/shared/webhooks/webhook-url";
 import { startTestEnv, type TestEnv } from "../../../local/test-env.ts";
 import { writeFixtureBundle } from "./fixture-bundle.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "@troupe/shared/errors";
+import { AppError } from "../errors.ts";
 import { checkWebhookUrl, type HostResolver } from "./webhook-url.ts";
 
 const dns: Record<string, string[]> = {

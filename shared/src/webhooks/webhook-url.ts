@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { AppError } from "@troupe/shared/errors";
+import { AppError } from "../errors.ts";
 import { isLoopbackAddress, isPublicAddress } from "./ip-ranges.ts";
 
 /** Resolves a host name to every address it has (injectable so tests need no DNS). */
