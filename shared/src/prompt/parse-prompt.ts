@@ -1,6 +1,7 @@
 import { PromptError } from "../errors.ts";
 import type { ClipTokenizer, EncodedWord } from "../tokenizer/clip-tokenizer.ts";
-import { cleanText, isWordPiece } from "../tokenizer/pre-tokenize.ts";
+import { collapseWhitespace } from "../tokenizer/clean-text.ts";
+import { isWordPiece } from "../tokenizer/pre-tokenize.ts";
 
 /** The word that marks a subject: "a man img" → the subject is "man". */
 export const IMAGE_TOKEN = "img";
@@ -17,9 +18,11 @@ export interface ParsedPrompt {
   inputIds: number[];
   /** One per `img`, in prompt order: the index in `inputIds` of the last token of the word before it. */
   subjectPositions: number[];
+  /** The word before each `img`, as the tokenizer saw it (lower-case). */
   subjectWords: string[];
   /** Tokens without BOS/EOS. */
   tokenCount: number;
+  /** The prompt as typed with its `img` words removed and whitespace collapsed; it encodes to the same ids. */
   textWithoutImg: string;
 }
 
@@ -27,8 +30,8 @@ const pad = (ids: number[], length: number, padId: number) => [...ids, ...new Ar
 
 /**
  * Finds the subjects of a prompt (DESIGN §2, §4 step 1): every standalone word `img` is removed
- * and the word just before it becomes that subject's position. Throws PromptError only.
- * Offsets in `details` are into the normalized prompt (whitespace collapsed, lower-cased).
+ * and the word just before it becomes that subject's position. Throws PromptError only; the
+ * `offset` in its details is a character offset into `prompt` as given.
  */
 export function parsePrompt(prompt: string, tokenizer: ClipTokenizer, options: PromptOptions = {}): ParsedPrompt {
   const maxLength = options.maxLength ?? 77;
@@ -63,17 +66,18 @@ export function parsePrompt(prompt: string, tokenizer: ClipTokenizer, options: P
     subjectPositions,
     subjectWords,
     tokenCount: ids.length,
-    textWithoutImg: removeSpans(cleanText(prompt), removed),
+    textWithoutImg: removeSpans(prompt, removed),
   };
 }
 
+/** Cuts the spans out, leaving a space so the words either side stay apart. */
 const removeSpans = (text: string, spans: { start: number; end: number }[]) =>
-  spans
-    .reduceRight((t, s) => `${t.slice(0, s.start)} ${t.slice(s.end)}`, text)
-    .replace(/\s+/g, " ")
-    .trim();
+  collapseWhitespace(spans.reduceRight((t, s) => `${t.slice(0, s.start)} ${t.slice(s.end)}`, text));
 
-/** A standalone `img`: not glued to letters or digits ("img2", "xImg" are ordinary words). */
+/**
+ * A standalone `img`: a piece that is exactly "img" (the pre-tokenizer takes "imgur" whole) and
+ * not glued to a digit either side ("img2" pre-tokenizes as "img", "2" but is an ordinary word).
+ */
 function isImageToken(words: EncodedWord[], k: number): boolean {
   const w = words[k];
   if (w?.word !== IMAGE_TOKEN) return false;

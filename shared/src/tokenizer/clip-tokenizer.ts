@@ -1,29 +1,41 @@
 import { readFile } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
-import { BYTE_SYMBOLS, encodeBytes } from "./byte-encoder.ts";
-import { cleanText, preTokenize } from "./pre-tokenize.ts";
+import { applyMerges, END_OF_WORD } from "./bpe.ts";
+import { BYTE_SYMBOLS } from "./byte-encoder.ts";
+import { cleanTracked } from "./clean-text.ts";
+import { preTokenize, SPECIAL_TOKENS } from "./pre-tokenize.ts";
+import { originalSpan } from "./tracked-text.ts";
 
+/** CLIP's vocabulary: 256 byte symbols, the same with `</w>`, 48894 merges, BOS, EOS. */
 export const CLIP_VOCAB_SIZE = 49408;
+const BASE_SYMBOLS = 2 * 256;
+const SPECIALS = 2;
 
 export interface ClipTokenizerOptions {
-  /** 512 byte symbols + merges + 2 specials; CLIP keeps the first 48894 merges of its file. */
+  /**
+   * 512 byte symbols + merges + 2 specials; the first `vocabSize - 514` merges of the file are
+   * used, BOS is `vocabSize - 2`, EOS `vocabSize - 1`.
+   * @default 49408 (CLIP), or fewer when the file has fewer merges, as CLIP's slice would give
+   */
   vocabSize?: number;
 }
 
 export interface EncodedWord {
+  /** The piece as the tokenizer saw it (cleaned: lower-case, entities decoded). */
   word: string;
-  /** Offsets into the cleaned (whitespace-collapsed, lower-cased) text. */
+  /** Offsets of the piece in the ORIGINAL text given to encodeWords (end exclusive). */
   start: number;
   end: number;
   ids: number[];
 }
 
-/** Splits a merges file into merge lines, dropping the `#version` header and blank lines. */
-const mergeLines = (text: string) =>
+/** Merge lines of a merges file: the `#version` header (line 1) and blank lines dropped. */
+const mergeLines = (text: string): string[][] =>
   text
     .split("\n")
     .slice(1)
-    .filter((l) => l.length > 0);
+    .map((line) => line.trim().split(/\s+/))
+    .filter((pair) => pair[0] !== "");
 
 /** A port of OpenAI CLIP's SimpleTokenizer (the tokenizer of SD 1.5's text encoder). */
 export class ClipTokenizer {
@@ -32,29 +44,35 @@ export class ClipTokenizer {
   readonly vocabSize: number;
   private readonly encoder = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
-  private readonly cache = new Map<string, string[]>();
+  /** Piece → ids; bounded so a long-running server cannot grow it without limit. */
+  private readonly cache = new Map<string, number[]>();
 
-  private constructor(merges: string[], vocabSize: number) {
-    const vocab = [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => `${s}</w>`)];
-    merges.forEach((m, i) => {
-      this.ranks.set(m, i);
-      vocab.push(m.replace(" ", ""));
+  private constructor(merges: string[][]) {
+    const vocab = [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => s + END_OF_WORD)];
+    merges.forEach((pair, rank) => {
+      this.ranks.set(pair.join(" "), rank);
+      vocab.push(pair.join(""));
     });
-    vocab.push("<|startoftext|>", "<|endoftext|>");
+    vocab.push(...SPECIAL_TOKENS);
+    // Like CLIP's dict(zip(vocab, range)): a token listed twice keeps its later id.
     vocab.forEach((token, id) => this.encoder.set(token, id));
-    this.vocabSize = vocabSize;
-    this.bos = vocabSize - 2;
-    this.eos = vocabSize - 1;
+    this.vocabSize = vocab.length;
+    this.bos = this.vocabSize - 2;
+    this.eos = this.vocabSize - 1;
   }
 
-  /** From the text of a merges file (header line first). */
+  /** From the whole text of a merges file (header line first). */
   static fromMerges(mergesText: string, options: ClipTokenizerOptions = {}): ClipTokenizer {
     const all = mergeLines(mergesText);
-    const count = options.vocabSize === undefined ? Math.min(all.length, CLIP_VOCAB_SIZE - 514) : options.vocabSize - 514;
-    if (count < 0 || count > all.length) {
-      throw new Error(`A vocabulary of ${options.vocabSize} needs ${count} merges; the file has ${all.length}.`);
+    const bad = all.findIndex((pair) => pair.length !== 2);
+    if (bad >= 0) throw new Error(`Merges line ${bad + 2} is not a pair "a b": ${JSON.stringify(all[bad].join(" "))}.`);
+    const { vocabSize } = options;
+    if (vocabSize === undefined) return new ClipTokenizer(all.slice(0, CLIP_VOCAB_SIZE - BASE_SYMBOLS - SPECIALS));
+    const count = vocabSize - BASE_SYMBOLS - SPECIALS;
+    if (!Number.isInteger(vocabSize) || count < 0 || count > all.length) {
+      throw new Error(`A vocabulary of ${vocabSize} needs ${count} merges (vocabSize - 514); the merges file has ${all.length}.`);
     }
-    return new ClipTokenizer(all.slice(0, count), count + 514);
+    return new ClipTokenizer(all.slice(0, count));
   }
 
   /** From a `.txt` or `.txt.gz` merges file. */
@@ -71,38 +89,24 @@ export class ClipTokenizer {
 
   /** One entry per pre-tokenizer piece, so callers can reason about words (subject tokens). */
   encodeWords(text: string): EncodedWord[] {
-    return preTokenize(cleanText(text)).map((p) => ({ word: p.text, start: p.start, end: p.end, ids: this.bpe(p.text).map((t) => this.encoder.get(t)!) }));
+    const cleaned = cleanTracked(text);
+    return preTokenize(cleaned.text).map((p) => ({ word: p.text, ...originalSpan(cleaned, p.start, p.end), ids: this.piece(p.text) }));
   }
 
-  /** Byte-pair merges of one piece, lowest rank first, until none applies. */
-  private bpe(piece: string): string[] {
-    if (piece === "<|startoftext|>" || piece === "<|endoftext|>") return [piece];
+  private piece(piece: string): number[] {
     const cached = this.cache.get(piece);
     if (cached) return cached;
-    const symbols = Array.from(encodeBytes(piece));
-    let word = [...symbols.slice(0, -1), `${symbols[symbols.length - 1]}</w>`];
-    while (word.length > 1) {
-      let best = -1;
-      let bestRank = Infinity;
-      for (let i = 0; i < word.length - 1; i++) {
-        const rank = this.ranks.get(`${word[i]} ${word[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
-          bestRank = rank;
-          best = i;
-        }
-      }
-      if (best < 0) break;
-      const [a, b] = [word[best], word[best + 1]];
-      const merged: string[] = [];
-      for (let i = 0; i < word.length; i++) {
-        if (i < word.length - 1 && word[i] === a && word[i + 1] === b) {
-          merged.push(a + b);
-          i++;
-        } else merged.push(word[i]);
-      }
-      word = merged;
-    }
-    if (this.cache.size < 10_000) this.cache.set(piece, word);
-    return word;
+    const isSpecial = (SPECIAL_TOKENS as readonly string[]).includes(piece);
+    const tokens = isSpecial ? [piece] : applyMerges(piece, this.ranks);
+    const ids = tokens.map((t) => this.idOf(t));
+    if (this.cache.size < 10_000) this.cache.set(piece, ids);
+    return ids;
+  }
+
+  private idOf(token: string): number {
+    const id = this.encoder.get(token);
+    // Unreachable with a well-formed file: every symbol a merge can produce is in the vocabulary.
+    if (id === undefined) throw new Error(`Token ${JSON.stringify(token)} is not in the vocabulary.`);
+    return id;
   }
 }

@@ -1,3 +1,4 @@
 export * from "./clip-tokenizer.ts";
+export * from "./clean-text.ts";
 export * from "./pre-tokenize.ts";
 export * from "./train-merges.ts";
