@@ -1,0 +1,35 @@
+import type { GraphBuilder } from "../builder.ts";
+import type { ModelConfig } from "../configs/model-config.ts";
+import { clipEncoder } from "../layers/clip-encoder-layer.ts";
+import { conv2d } from "../layers/conv2d.ts";
+import { layerNorm } from "../layers/layer-norm.ts";
+import { linear } from "../layers/linear.ts";
+import { toSequence } from "../layers/spatial.ts";
+
+/** The class token [C] broadcast to [S, 1, C], S taken from `like` [S, N, C]. */
+function classTokens(g: GraphBuilder, like: string, dim: number): string {
+  const cls = g.op("Reshape", [g.weight("vision_model.embeddings.class_embedding", [dim], "normal"), g.ints([1, 1, dim])]);
+  const batch = g.op("Slice", [g.op("Shape", [like]), g.ints([0]), g.ints([1])]);
+  return g.op("Expand", [cls, g.op("Concat", [batch, g.ints([1, dim])], { axis: 0 })]);
+}
+
+/**
+ * transformers CLIPVisionModelWithProjection (as FastComposer's image encoder uses it):
+ * `pixel_values float[S,3,224,224]` → `image_embeds float[S,D]` = visual_projection(post_layernorm(class token)).
+ */
+export function buildImageEncoder(g: GraphBuilder, config: ModelConfig): void {
+  const { dim, imageSize, patchSize, projectionDim } = config.vision;
+  if (projectionDim !== config.hiddenSize) throw new Error(`vision projection ${projectionDim} must equal hiddenSize ${config.hiddenSize}`);
+  if (imageSize % patchSize !== 0) throw new Error(`image size ${imageSize} is not a multiple of patch size ${patchSize}`);
+  const patches = (imageSize / patchSize) ** 2;
+  const pixels = g.input("pixel_values", "float32", ["S", 3, imageSize, imageSize]);
+  const embedded = conv2d(g, pixels, "vision_model.embeddings.patch_embedding", 3, dim, { kernel: patchSize, stride: patchSize, padding: 0, bias: false });
+  const seq = toSequence(g, embedded);
+  const withClass = g.op("Concat", [classTokens(g, seq, dim), seq], { axis: 1 });
+  let h = g.op("Add", [withClass, g.weight("vision_model.embeddings.position_embedding.weight", [patches + 1, dim], "normal")]);
+  h = layerNorm(g, h, "vision_model.pre_layrnorm", dim); // sic: the transformers name
+  h = clipEncoder(g, h, "vision_model.encoder", config.vision);
+  const pooled = g.op("Squeeze", [g.op("Slice", [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]);
+  const embeds = linear(g, layerNorm(g, pooled, "vision_model.post_layernorm", dim), "visual_projection", dim, projectionDim, { bias: false });
+  g.output(embeds, "image_embeds", "float32", ["S", projectionDim]);
+}
