@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { createTroupeClient } from "@troupe/functions/client/index";
+import { startLocalStack, type LocalStack } from "../../local/stack.ts";
+import { plainProgress, ttyProgress } from "../../cli/progress.ts";
+import type { Job } from "../../functions/src/client/types.ts";
+import { referencePng } from "../support/seed-jobs.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+let stack: LocalStack;
+let dataDir: string;
+let a: string;
+let b: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "troupe-cli-"));
+  stack = await startLocalStack({
+    dataDir,
+    port: 0,
+    runners: 1,
+    env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_PROGRESS_INTERVAL_MS: "50" },
+    log: () => undefined,
+  });
+  [a, b] = [join(dataDir, "a.png"), join(dataDir, "b.jpg")];
+  writeFileSync(a, await referencePng("#36c"));
+  writeFileSync(b, await sharp(await referencePng("#c33")).jpeg().toBuffer());
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The environment of a user who set nothing: no API in the environment. */
+const env = () => ({ ...process.env, TROUPE_API_URL: "", TROUPE_API_KEY: "" });
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const CLI = ["--import", "tsx", "cli/generate.ts"];
+const api = () => ["--api", stack.apiUrl, "--api-key", stack.apiKey];
+const small = ["--width", "192", "--height", "128", "--poll-ms", "20"];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: ROOT, env: env(), timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+const generate = (args: string[]) => run(process.execPath, [...CLI, ...args]);
+/** The command on a pseudo-terminal (util-linux `script`), so it sees a TTY. */
+const onTty = (args: string[]) => run("script", ["-qec", [process.execPath, ...CLI, ...args].map(quote).join(" "), "/dev/null"]);
+
+describe("npm run generate", () => {
+  it("draws a redrawn progress bar on a TTY and writes the image and heatmaps", async () => {
+    const out = join(dataDir, "tty-out");
+    const prompt = "a man img and a woman img in a park";
+    const r = await onTty(["--prompt", prompt, "--subject", a, "--subject", b, "--box", "0,0,0.5,1", "--box", "0.5,0,1,1", "--steps", "60", "--out", out, ...api(), ...small]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/\r\x1b\[2Kqueued…/);
+    expect(r.stdout).toMatch(/\r\x1b\[2Kstep \d+\/60 \[[#-]{20}\]/);
+    expect(r.stdout).toMatch(/\r\x1b\[2Ksaving…/);
+    const id = /job (gen_\w+) succeeded/.exec(r.stdout)?.[1];
+    for (const file of [`${id}-0.png`, `${id}-attention-0.png`, `${id}-attention-1.png`]) expect(existsSync(join(out, file))).toBe(true);
+  });
+
+  it("finds the running local stack, uses the example subjects and prints plain lines off a TTY", async () => {
+    const out = join(dataDir, "plain-out");
+    const r = await generate(["--prompt", "a man img and a woman img sitting in a park", "--steps", "60", "--data-dir", dataDir, "--out", out, ...small]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("\r");
+    expect(r.stderr).not.toContain("starting the local stack");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines[0]).toBe("queued");
+    expect(lines.at(-1)).toBe("saving");
+    const steps = lines.filter((l) => /^step \d+\/60$/.test(l));
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.length).toBeLessThanOrEqual(11);
+    const paths = r.stdout.trim().split("\n").slice(1);
+    expect(paths).toHaveLength(3);
+    paths.forEach((p) => expect(existsSync(p)).toBe(true));
+  });
+
+  it("prints the API's error code and exits 1 when the API refuses the job", async () => {
+    const r = await generate(["--prompt", "a man and a woman in a park", "--subject", a, ...api()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: image_token_mismatch: .+/m);
+  });
+
+  // Concurrent: each is a process start and nothing else.
+  it.concurrent.each([
+    ["no prompt", ["--subject", "x.png"]],
+    ["an unknown flag", ["--prompt", "a dog img", "--colour", "red"]],
+    ["a number that is none", ["--prompt", "a dog img", "--steps", "many"]],
+    ["a box per subject missing", ["--prompt", "a man img and a woman img", "--subject", "a.png", "--subject", "b.png", "--box", "0,0,1,1"]],
+    ["an unreadable subject", ["--prompt", "a dog img", "--subject", "/nonexistent/dog.png"]],
+  ])("exits 2 with the usage on %s", async (_, args) => {
+    const r = await generate([...args, ...api()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Usage: npm run generate");
+  });
+
+  it("cancels the job on Ctrl-C", async () => {
+    const child = spawn(process.execPath, [...CLI, "--prompt", "a dog img", "--subject", a, "--steps", "150", ...api(), ...small], { cwd: ROOT, env: env() });
+    let stderr = "";
+    let interrupted = false;
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      // Once: a second Ctrl-C means "quit now" without waiting for the cancel.
+      if (!interrupted && /step [1-9]/.test(stderr)) interrupted = child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/error: canceled: .+\(job (gen_\w+)\)/);
+    const id = /\(job (gen_\w+)\)/.exec(stderr)![1];
+    const client = createTroupeClient({ baseUrl: stack.apiUrl, apiKey: stack.apiKey });
+    const job = await waitFor(async () => {
+      const j = await client.generations.get(id);
+      return ["succeeded", "failed", "canceled"].includes(j.status) ? j : null;
+    }, { what: "job settled" });
+    expect(job.status).toBe("canceled");
+  });
+});
+
+describe("progress views", () => {
+  const job = (status: Job["status"], step: number, totalSteps = 50) => ({ status, progress: { step, totalSteps } }) as Job;
+  const sink = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    return { chunks, stream: { isTTY, write: (c: string) => chunks.push(c) } };
+  };
+
+  it("prints each phase once and steps at most every ~10% off a TTY", () => {
+    const { chunks, stream } = sink(false);
+    const view = plainProgress(stream);
+    [job("queued", 0), job("queued", 0), ...Array.from({ length: 50 }, (_, i) => job("running", i)), job("running", 50)].forEach(view.update);
+    view.saving();
+    expect(chunks.filter((c) => c.startsWith("step")).length).toBe(10);
+    expect(chunks[0]).toBe("queued\n");
+    expect(chunks.filter((c) => c === "saving\n")).toHaveLength(1);
+  });
+
+  it("redraws one line on a TTY and ends it once", () => {
+    const { chunks, stream } = sink(true);
+    const view = ttyProgress(stream);
+    [job("queued", 0), job("running", 25), job("running", 25), job("running", 50)].forEach(view.update);
+    view.saving();
+    view.done();
+    expect(chunks).toEqual(["\r\x1b[2Kqueued…", "\r\x1b[2Kstep 25/50 [##########----------]", "\r\x1b[2Ksaving…", "\n"]);
+  });
+});

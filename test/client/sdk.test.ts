@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/functions/client/index";
+import { startLocalStack, type LocalStack } from "../../local/stack.ts";
+import { referencePng } from "../support/seed-jobs.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+let stack: LocalStack;
+let dataDir: string;
+let client: TroupeClient;
+let uploadIds: string[];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "troupe-sdk-"));
+  stack = await startLocalStack({
+    dataDir,
+    port: 0,
+    runners: 1,
+    env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_PROGRESS_INTERVAL_MS: "50" },
+    log: () => undefined,
+  });
+  client = createTroupeClient({ baseUrl: stack.apiUrl, apiKey: stack.apiKey });
+  // One PNG from a path, one JPEG from bytes: both content types detected from the magic bytes.
+  const pngPath = join(dataDir, "a.png");
+  writeFileSync(pngPath, await referencePng("#36c"));
+  const jpeg = await sharp(await referencePng("#c33")).jpeg().toBuffer();
+  uploadIds = [(await client.uploadFile(pngPath)).id, (await client.uploadFile(jpeg)).id];
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const twoSubjects = () => uploadIds.map((uploadId) => ({ uploadId }));
+const small = { width: 192, height: 128 } as const;
+const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as TroupeError);
+
+describe("run", () => {
+  it("reports queued, then running steps, then the terminal job, in order and without repeats", async () => {
+    const seen: Job[] = [];
+    const job = await client.run(
+      { prompt: "a man img and a woman img sitting in a park", subjects: twoSubjects(), steps: 60, seed: 5, ...small },
+      { onProgress: (j) => seen.push(j), pollIntervalMs: 20 },
+    );
+    expect(job).toMatchObject({ status: "succeeded", progress: { step: 60, totalSteps: 60 } });
+    expect(job.outputs).toHaveLength(1);
+
+    const states = seen.map((j) => `${j.status}:${j.progress.step}`);
+    expect(states[0]).toBe("queued:0");
+    expect(states.at(-1)).toBe("succeeded:60");
+    expect(states.some((s) => s.startsWith("running:"))).toBe(true);
+    states.slice(1).forEach((s, i) => expect(s).not.toBe(states[i]));
+    const order = ["queued", "running", "succeeded"];
+    const ranks = seen.map((j) => order.indexOf(j.status) * 1000 + j.progress.step);
+    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+  });
+
+  it("cancels the job when aborted mid-run and rejects with code canceled", async () => {
+    const controller = new AbortController();
+    let id = "";
+    const error = await rejection(
+      client.run(
+        { prompt: "a cat img", subjects: [{ uploadId: uploadIds[0] }], steps: 150, ...small },
+        {
+          signal: controller.signal,
+          pollIntervalMs: 20,
+          onProgress: (j) => {
+            id = j.id;
+            if (j.status === "running" && j.progress.step > 0) controller.abort();
+          },
+        },
+      ),
+    );
+    expect(error).toBeInstanceOf(TroupeError);
+    expect(error).toMatchObject({ code: "canceled", name: "AbortError" });
+    const final = await waitFor(async () => {
+      const j = await client.generations.get(id);
+      return ["succeeded", "failed", "canceled"].includes(j.status) ? j : null;
+    }, { what: "canceled job settled" });
+    expect(final.status).toBe("canceled");
+  });
+});
+
+describe("resources", () => {
+  it("creates, reads, lists and idempotently repeats generations", async () => {
+    const input = { prompt: "a dog img", subjects: [{ uploadId: uploadIds[0] }], steps: 2, ...small };
+    const first = await client.generations.create(input, { idempotencyKey: "sdk-test-1" });
+    const again = await client.generations.create(input, { idempotencyKey: "sdk-test-1" });
+    expect(again.id).toBe(first.id);
+    expect((await client.generations.get(first.id)).id).toBe(first.id);
+
+    const page = await client.generations.list({ limit: 1 });
+    expect(page.data).toHaveLength(1);
+    expect(page.nextCursor).toEqual(expect.any(String));
+    const next = await client.generations.list({ limit: 1, cursor: page.nextCursor! });
+    expect(next.data[0].id).not.toBe(page.data[0].id);
+
+    const usage = await client.usage();
+    expect(usage.images.limit).toBeGreaterThan(0);
+  });
+
+  it("reads and rotates the webhook secret", async () => {
+    const before = await client.webhookSecret.get();
+    const rotated = await client.webhookSecret.rotate();
+    expect(rotated.secret).toMatch(/^whsec_/);
+    expect(rotated.secret).not.toBe(before.secret);
+    expect((await client.webhookSecret.get()).secret).toBe(rotated.secret);
+  });
+});
+
+describe("typed errors carry the API's code, status and request id", () => {
+  it.each([
+    ["unauthorized", 401, () => createTroupeClient({ baseUrl: stack.apiUrl, apiKey: "trp_nope" }).usage()],
+    ["not_found", 404, () => client.generations.get("gen_doesnotexist00")],
+    ["invalid_request", 400, () => client.generations.create({ prompt: "a dog img", subjects: [{ uploadId: uploadIds[0] }], steps: 1000 })],
+    ["image_token_mismatch", 422, () => client.generations.create({ prompt: "a man img and a woman", subjects: twoSubjects() })],
+    ["image_token_invalid", 422, () => client.generations.create({ prompt: "img a man", subjects: [{ uploadId: uploadIds[0] }] })],
+    ["unknown_upload", 422, () => client.generations.create({ prompt: "a dog img", subjects: [{ uploadId: "upl_0000000000000" }] })],
+  ] as const)("%s → %i", async (code, status, call) => {
+    const e = await rejection(call());
+    expect(e).toBeInstanceOf(TroupeError);
+    expect(e).toMatchObject({ code, status, requestId: expect.stringMatching(/^req_/) });
+  });
+
+  it("not_cancelable and idempotency_conflict → 409", async () => {
+    const input = { prompt: "a dog img", subjects: [{ uploadId: uploadIds[0] }], steps: 1, ...small };
+    const done = await client.run(input, { pollIntervalMs: 20, idempotencyKey: "sdk-test-conflict" });
+    expect(await rejection(client.generations.cancel(done.id))).toMatchObject({ code: "not_cancelable", status: 409 });
+    const changed = rejection(client.generations.create({ ...input, seed: 1 }, { idempotencyKey: "sdk-test-conflict" }));
+    expect(await changed).toMatchObject({ code: "idempotency_conflict", status: 409 });
+  });
+
+  it("refuses a file that is no image before asking the API", async () => {
+    const e = await rejection(client.uploadFile(Buffer.from("definitely not an image")));
+    expect(e).toMatchObject({ code: "upload_invalid", status: 0 });
+  });
+});
