@@ -1,5 +1,6 @@
 import { Duration, Stack } from "aws-cdk-lib";
 import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { grantRuntimeAccess, runnerStatements } from "./access-policies.ts";
@@ -78,6 +79,15 @@ export class RunnerService extends Construct {
     grantRuntimeAccess(this.taskDefinition.taskRole, runnerStatements(this, props), props);
 
     const { cluster, capacityProvider } = props.gpuCluster;
+    // The runner asks the ECS agent to protect its task from scale-in while a job runs; the agent
+    // makes that call with the task role, limited to this cluster's tasks.
+    this.taskDefinition.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: "ScaleInProtection",
+        actions: ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"],
+        resources: [Stack.of(this).formatArn({ service: "ecs", resource: "task", resourceName: `${cluster.clusterName}/*` })],
+      }),
+    );
     this.service = new ecs.Ec2Service(this, "Service", {
       cluster,
       taskDefinition: this.taskDefinition,

@@ -73,6 +73,20 @@ describe("RunnerService (defaults)", () => {
     });
   });
 
+  it("may protect its own cluster's tasks from scale-in while a job runs", () => {
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: "ScaleInProtection",
+            Action: ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"],
+            Resource: { "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp(":task/")])] },
+          }),
+        ]),
+      },
+    });
+  });
+
   it("may read uploads and the bundle and write outputs, nothing else in S3", () => {
     const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
     const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("s3:")));

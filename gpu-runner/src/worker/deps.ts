@@ -1,6 +1,7 @@
 import type { AwsClients } from "@troupe/shared/aws/clients";
 import type { ApiKeyStore, JobStore, UsageStore } from "@troupe/shared/records";
 import type { ImagePipeline } from "../pipeline/types.ts";
+import type { TaskProtection } from "./task-protection.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
 
 export type Log = (event: string, fields?: Record<string, unknown>) => void;
@@ -19,6 +20,8 @@ export interface WorkerDeps {
   visibilityTimeoutS: number;
   progressIntervalMs: number;
   outputUrlTtlS: number;
+  /** Scale-in protection while a job runs (ECS), or none. */
+  protection: TaskProtection;
   /** TROUPE_LOCAL_MODE: http and loopback webhook receivers allowed. */
   webhookLocalMode: boolean;
   log: Log;

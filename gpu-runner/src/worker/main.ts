@@ -3,6 +3,7 @@ import { RunnerConfigSchema, loadConfig } from "@troupe/shared/config";
 import { ApiKeyStore, JobStore, UsageStore } from "@troupe/shared/records";
 import { createPipeline } from "../pipeline/create-pipeline.ts";
 import { jsonLog, type WorkerDeps } from "./deps.ts";
+import { ecsTaskProtection } from "./task-protection.ts";
 import { WebhookSender } from "./webhook-sender.ts";
 import { Worker } from "./worker.ts";
 
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
     progressIntervalMs: config.TROUPE_PROGRESS_INTERVAL_MS,
     outputUrlTtlS: config.TROUPE_OUTPUT_URL_TTL_S,
     webhookLocalMode: config.TROUPE_LOCAL_MODE,
+    // Longer than any job; renewed per job, so a dead runner's protection lapses by itself.
+    protection: ecsTaskProtection(process.env.ECS_AGENT_URI, 60, log),
     log,
   };
   const worker = new Worker(deps, {

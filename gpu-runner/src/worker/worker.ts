@@ -56,7 +56,14 @@ export class Worker {
           }),
           { abortSignal: this.stopping.signal },
         );
-        for (const message of out.Messages ?? []) await handleMessage(deps, message, this.shutdown.signal);
+        for (const message of out.Messages ?? []) {
+          await deps.protection.set(true);
+          try {
+            await handleMessage(deps, message, this.shutdown.signal);
+          } finally {
+            await deps.protection.set(false);
+          }
+        }
       } catch (e) {
         if (this.stopping.signal.aborted) break;
         deps.log("worker_error", { error: e instanceof Error ? e.message : String(e) });
