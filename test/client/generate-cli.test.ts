@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { createTroupeClient } from "@troupe/functions/client/index";
+import { createTroupeClient } from "@troupe/functions/client";
 import { startLocalStack, type LocalStack } from "../../local/stack.ts";
 import { plainProgress, ttyProgress } from "../../cli/progress.ts";
 import type { Job } from "../../functions/src/client/types.ts";
 import { referencePng } from "../support/seed-jobs.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { settled } from "../support/settled.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let stack: LocalStack;
@@ -124,10 +124,7 @@ describe("npm run generate", () => {
     expect(stderr).toMatch(/error: canceled: .+\(job (gen_\w+)\)/);
     const id = /\(job (gen_\w+)\)/.exec(stderr)![1];
     const client = createTroupeClient({ baseUrl: stack.apiUrl, apiKey: stack.apiKey });
-    const job = await waitFor(async () => {
-      const j = await client.generations.get(id);
-      return ["succeeded", "failed", "canceled"].includes(j.status) ? j : null;
-    }, { what: "job settled" });
+    const job = await settled(client, id);
     expect(job.status).toBe("canceled");
   });
 });

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/functions/client/index";
+import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/functions/client";
 import { startLocalStack, type LocalStack } from "../../local/stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { settled } from "../support/settled.ts";
 
 let stack: LocalStack;
 let dataDir: string;
@@ -76,10 +76,7 @@ describe("run", () => {
     );
     expect(error).toBeInstanceOf(TroupeError);
     expect(error).toMatchObject({ code: "canceled", name: "AbortError" });
-    const final = await waitFor(async () => {
-      const j = await client.generations.get(id);
-      return ["succeeded", "failed", "canceled"].includes(j.status) ? j : null;
-    }, { what: "canceled job settled" });
+    const final = await settled(client, id);
     expect(final.status).toBe("canceled");
   });
 });
