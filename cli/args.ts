@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { CreateGenerationInput } from "@troupe/functions/client/index";
+import type { CreateGenerationInput } from "@troupe/functions/client";
 
 type Box = [number, number, number, number];
 

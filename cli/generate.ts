@@ -1,5 +1,5 @@
 import { access } from "node:fs/promises";
-import { createTroupeClient, isTroupeError, type Job } from "@troupe/functions/client/index";
+import { createTroupeClient, isTroupeError, type Job } from "@troupe/functions/client";
 import { ensureExampleSubjects } from "../examples/subjects.ts";
 import { parseGenerateArgs, UsageError, USAGE, type GenerateArgs } from "./args.ts";
 import { progressView, type ProgressView } from "./progress.ts";

@@ -1,4 +1,4 @@
-import type { Job } from "@troupe/functions/client/index";
+import type { Job } from "@troupe/functions/client";
 
 /** Where progress goes: stderr in practice, so stdout carries only the results. */
 export interface ProgressStream {

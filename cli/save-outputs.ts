@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { TroupeError, type Job } from "@troupe/functions/client/index";
+import { TroupeError, type Job } from "@troupe/functions/client";
 
 export interface SavedFiles {
   images: string[];
