@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import S3rver from "s3rver";
 import dynalite from "dynalite";
-import { startFauxqs } from "fauxqs";
+import { buildApp } from "fauxqs";
 
 export interface EmulatorOptions {
   /** Where s3rver and dynalite persist; omit for in-memory (tests). */
@@ -29,7 +29,9 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const s3 = new S3rver({ address: HOST, port: ports.s3 ?? 0, silent: true, directory: s3Dir ?? join(tmpS3Dir()), resetOnClose: !s3Dir });
   const s3Address = await s3.run();
 
-  const sqs = await startFauxqs({ port: ports.sqs ?? 0, host: HOST, logger: false });
+  // buildApp + listen, not startFauxqs: startFauxqs listens on 0.0.0.0 whatever its `host` says.
+  const sqs = buildApp({ logger: false });
+  const sqsUrl = new URL(await sqs.listen({ port: ports.sqs ?? 0, host: HOST }));
 
   const ddb = dynalite({ path: ddbDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
@@ -40,11 +42,11 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   return {
     endpoints: {
       s3: `http://${HOST}:${s3Address.port}`,
-      sqs: `http://${HOST}:${sqs.port}`,
+      sqs: `http://${HOST}:${sqsUrl.port}`,
       dynamodb: `http://${HOST}:${(ddb.address() as AddressInfo).port}`,
     },
     async stop() {
-      await Promise.allSettled([s3.close(), sqs.stop(), new Promise<void>((r) => ddb.close(() => r()))]);
+      await Promise.allSettled([s3.close(), sqs.close(), new Promise<void>((r) => ddb.close(() => r()))]);
     },
   };
 }

@@ -28,6 +28,8 @@ export const ResourceConfigSchema = z.object({
 
 export const ApiConfigSchema = ResourceConfigSchema.extend({
   PORT: int(0, 65535).default(8787),
+  /** Node server bind address (local use; Lambda ignores it). */
+  HOST: z.string().min(1).default("127.0.0.1"),
   TROUPE_UPLOAD_URL_TTL_S: int(60, 7 * 24 * 3600).default(900),
   TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
   TROUPE_DEFAULT_MONTHLY_IMAGES: int(0, 10_000_000).default(1000),

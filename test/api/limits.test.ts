@@ -46,9 +46,9 @@ describe("Idempotency-Key", () => {
     const headers = { "idempotency-key": "crash-after-create" };
     const first = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) });
     await h.drainQueue();
-    // Simulate a crash between record and dispatch: the record has no dispatchedAt.
+    // Simulate a crash between record and dispatch: no dispatchedAt, no dispatch lease taken.
     const record = (await h.deps.stores.jobs.get(keyId, first.body.id))!;
-    const { dispatchedAt: _sent, ...undispatched } = record;
+    const { dispatchedAt: _sent, dispatchingAt: _lease, ...undispatched } = record;
     await h.t.clients.ddb.send(new PutCommand({ TableName: h.deps.config.TROUPE_JOBS_TABLE, Item: undispatched }));
 
     const again = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) });

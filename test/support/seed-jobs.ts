@@ -53,7 +53,7 @@ export async function seedJob(t: TestEnv, tenantId: string, spec: GenerationSpec
     status: "queued",
     spec: { ...spec, subjects },
     createdAt: new Date().toISOString(),
-    progress: { step: 0, totalSteps: spec.steps },
+    progress: { step: 0, totalSteps: spec.steps * spec.numImages },
     quotaPeriod: period,
   };
   await s.jobs.create(record);

@@ -1,12 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startTestEnv, type TestEnv } from "../../local/test-env.ts";
 import { ensureTinyBundle } from "../../gpu-runner/src/bundle/tiny-bundle.ts";
 import { startRunner, type RunnerProcess } from "../support/runner-process.ts";
 import { seedJob, storesFor, tinySpec } from "../support/seed-jobs.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { usagePeriod } from "@troupe/shared/records";
+import { asciiJson, toQueueMessage } from "@troupe/shared/jobs/dispatch";
 
 let t: TestEnv;
 let env: Record<string, string>;
@@ -61,6 +65,22 @@ describe("runner faults", () => {
     expect(usage.jobs.succeeded).toBe(1);
   });
 
+  it("defers a duplicate message while another runner holds the job: never two runs at once", async () => {
+    const both = [await runner(), await runner()];
+    const seeded = await seedJob(t, "tenant-dup", tinySpec({ steps: 150, numImages: 2 }));
+    await waitFor(async () => ((await job("tenant-dup", seeded.id))?.progress.step ?? 0) > 0, { what: "running" });
+    // The idle runner receives the duplicate while the other one holds the job's lease.
+    await t.clients.sqs.send(new SendMessageCommand({ QueueUrl: t.config.TROUPE_QUEUE_URL!, MessageBody: asciiJson(toQueueMessage(seeded)) }));
+    const done = await waitFor(async () => {
+      const j = await job("tenant-dup", seeded.id);
+      return j?.status === "succeeded" ? j : null;
+    }, { what: "succeeded" });
+    const events = both.flatMap((r) => r.events);
+    expect(events.some((e) => e.event === "message_deferred")).toBe(true);
+    expect(events.filter((e) => e.event === "job_started")).toHaveLength(1);
+    expect(done.attempts).toBe(1);
+  });
+
   it("cancels a running job at the next step and gives its quota back", async () => {
     await runner();
     const seeded = await seedJob(t, "tenant-cancel", tinySpec({ steps: 150 }));
@@ -89,7 +109,6 @@ describe("runner faults", () => {
   });
 
   it("ends a poison message in the DLQ and the sweeper marks its job failed", async () => {
-    // Width 72 passes the message schema but not the UNet: every delivery fails the same retryable way.
     await startTestEnvPoison();
   });
 
@@ -115,8 +134,21 @@ describe("runner faults", () => {
   });
 });
 
+/**
+ * A bundle whose manifest claims sizes in steps of 8 while its UNet needs 64: a 72×72 job passes every
+ * check and then fails inside ONNX Runtime on every delivery, the way a poison message does.
+ */
+function poisonBundle(): string {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-poison-"));
+  cpSync(env.TROUPE_BUNDLE, dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  manifest.sizes.multiple = 8;
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+  return dir;
+}
+
 async function startTestEnvPoison(): Promise<void> {
-  const poisonEnv = await startTestEnv({ bundle: env.TROUPE_BUNDLE, maxReceiveCount: 2, visibilityTimeoutS: 2 });
+  const poisonEnv = await startTestEnv({ bundle: poisonBundle(), maxReceiveCount: 2, visibilityTimeoutS: 2 });
   try {
     const r = await startRunner({ ...poisonEnv.env, TROUPE_VISIBILITY_TIMEOUT_S: "2", TROUPE_SWEEP_INTERVAL_S: "1" });
     runners.push(r);

@@ -12,7 +12,7 @@ export interface StartedServer {
 
 /** Serves an app on `hostname:port` (port 0 = any free port) and resolves once it listens. */
 export function startServer(app: { fetch: (request: Request) => Response | Promise<Response> }, options: { port: number; hostname?: string }): Promise<StartedServer> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname ?? "127.0.0.1" }, (info: AddressInfo) => {
       resolve({
         server,
@@ -20,13 +20,15 @@ export function startServer(app: { fetch: (request: Request) => Response | Promi
         close: () => new Promise<void>((done) => server.close(() => done())),
       });
     });
+    // e.g. EADDRINUSE: reject, so callers report it and clean up instead of crashing on an 'error' event.
+    server.once("error", reject);
   });
 }
 
 /** `tsx functions/src/handlers/node.ts`: the API on PORT for local use. */
 async function main(): Promise<void> {
   const config = loadConfig(ApiConfigSchema);
-  const { url } = await startServer(createApp(await createDeps(config)), { port: config.PORT, hostname: process.env.HOST ?? "127.0.0.1" });
+  const { url } = await startServer(createApp(await createDeps(config)), { port: config.PORT, hostname: config.HOST });
   process.stdout.write(`${JSON.stringify({ level: "info", msg: "troupe api listening", url })}\n`);
 }
 

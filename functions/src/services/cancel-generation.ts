@@ -1,10 +1,11 @@
 import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
 import { AppError } from "@troupe/shared/errors";
+import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import type { JobRecord, JobStore } from "@troupe/shared/records/jobs";
 import type { UsageStore } from "@troupe/shared/records/usage";
 
 export interface CancelDeps {
-  jobs: Pick<JobStore, "get" | "transition" | "patchIf">;
+  jobs: Pick<JobStore, "get" | "transition" | "patchIf" | "markQuotaReleased">;
   usage: Pick<UsageStore, "release">;
   now: () => number;
 }
@@ -24,13 +25,15 @@ export async function cancelGeneration(deps: CancelDeps, tenantId: string, id: s
     const job = await deps.jobs.get(tenantId, id);
     if (!job) throw notFound(id);
     if (TERMINAL_STATUSES.includes(job.status)) {
+      // A cancel retried after a crash between the transition and the give-back finishes the give-back.
+      await releaseQuota(deps, job);
       throw new AppError("not_cancelable", `Generation ${id} already finished (${job.status}).`, { status: job.status });
     }
     if (job.status === "queued") {
       const finishedAt = new Date(deps.now()).toISOString();
       const canceled = await deps.jobs.transition(tenantId, id, ["queued"], "canceled", { finishedAt, cancelRequested: true });
       if (canceled) {
-        await deps.usage.release(tenantId, canceled.quotaPeriod, canceled.spec.numImages, "canceled");
+        await releaseQuota(deps, canceled);
         return canceled;
       }
       continue;

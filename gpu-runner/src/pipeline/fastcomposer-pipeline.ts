@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import type { ClipTokenizer } from "@troupe/shared/tokenizer";
 import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
-import { CanceledError } from "@troupe/shared/errors";
+import { AppError, CanceledError } from "@troupe/shared/errors";
 import type { LoadedBundle } from "../bundle/load-bundle.ts";
 import { createScheduler } from "../schedulers/index.ts";
 import { buildAttentionBias } from "./attention-bias.ts";
@@ -36,6 +36,13 @@ export class FastComposerPipeline implements ImagePipeline {
     const N = spec.numImages;
     const h = spec.height / manifest.vaeScaleFactor;
     const w = spec.width / manifest.vaeScaleFactor;
+    // The API checks sizes against its bundle; a runner on another bundle (a rolling deploy) checks again.
+    const { min, max, multiple } = manifest.sizes;
+    for (const [name, v] of [["width", spec.width], ["height", spec.height]] as const) {
+      if (v < min || v > max || v % multiple !== 0) {
+        throw new AppError("invalid_request", `${name} ${v} is outside this model's sizes (${min}..${max}, a multiple of ${multiple}).`, { [name]: v });
+      }
+    }
     let mark = performance.now();
     const lap = () => {
       const now = performance.now();
@@ -72,65 +79,74 @@ export class FastComposerPipeline implements ImagePipeline {
     prompt.subjectPositions.forEach((pos, s) => augmented.set(fused.subarray(s * D, (s + 1) * D), pos * D));
     t.fuseMs = lap();
 
-    // 5. Prepare latents and the scheduler
-    const scheduler = createScheduler(spec.scheduler, manifest.scheduler);
-    scheduler.setTimesteps(spec.steps);
-    const latentSize = N * manifest.latentChannels * h * w;
-    let latents = randn(spec.seed, latentSize).map((v) => v * scheduler.initNoiseSigma);
+    // 5. Latent noise for every image, from one seeded stream (image n takes the n-th slice)
+    const latentSize = manifest.latentChannels * h * w;
+    const noise = randn(spec.seed, N * latentSize);
 
     // 6. Cross-attention bias: the conditional half only; zeros mean the plain UNet
     const plane = L * h * w;
     const subjectBias = buildAttentionBias({ tokens: L, height: h, width: w, subjects: prompt.subjectPositions.map((position, s) => ({ position, box: spec.subjects[s].box })) });
-    const bias = new Float32Array(2 * N * plane);
-    if (subjectBias) for (let n = 0; n < N; n++) bias.set(subjectBias, (N + n) * plane);
-    const biasTensor = f32(bias, [2 * N, L, h, w]);
+    const bias = new Float32Array(2 * plane);
+    if (subjectBias) bias.set(subjectBias, plane);
+    const biasTensor = f32(bias, [2, L, h, w]);
 
-    // 7. Denoising loop, classifier-free guidance in one batch: [negative × N, conditional × N]
-    const timesteps = scheduler.timesteps;
-    // Counted in loop iterations: PNDM runs steps + 1 of them, and alpha 0 must mean none.
-    const start = subjectStartStep(spec.alpha, timesteps.length);
-    const hiddenText = batchEmbeddings(negative, textOnly, N, L, D);
-    const hiddenAugmented = batchEmbeddings(negative, augmented, N, L, D);
+    // 7. Denoising loop: per image, one batch-2 UNet call per step ([negative, conditional]), CFG
+    const start = subjectStartStep(spec.alpha, spec.steps);
+    const hiddenText = batchEmbeddings(negative, textOnly, L, D);
+    const hiddenAugmented = batchEmbeddings(negative, augmented, L, D);
     const mapPlane = L * (h / 4) * (w / 4);
     const attention = new Float32Array(mapPlane);
     let attentionSteps = 0;
-    // Progress counts requested steps (PNDM's extra warm-up iteration is folded in), so totalSteps = spec.steps.
-    const report = (done: number) => options.onProgress?.({ step: Math.floor((done * spec.steps) / timesteps.length), totalSteps: spec.steps });
-    report(0);
-    for (let i = 0; i < timesteps.length; i++) {
-      if (options.signal?.aborted) throw new CanceledError();
-      const timestep = timesteps[i];
-      // Delayed subject conditioning: text-only embeddings until step floor((1 − alpha) · steps)
-      const hidden = i < start ? hiddenText : hiddenAugmented;
-      const scaled = scheduler.scaleModelInput(latents, timestep);
-      const sample = new Float32Array(2 * latentSize);
-      sample.set(scaled, 0);
-      sample.set(scaled, latentSize);
-      const out = await sessions.unet.run({
-        sample: f32(sample, [2 * N, manifest.latentChannels, h, w]),
-        timestep: f32(new Float32Array(2 * N).fill(timestep), [2 * N]),
-        encoder_hidden_states: hidden,
-        cross_attention_bias: biasTensor,
-      });
-      latents = scheduler.step(applyGuidance(floats(out.noise_pred), spec.guidanceScale), timestep, latents);
-      // Attention maps: the first image's conditional half, averaged over the subject-conditioned steps
-      if (i >= start || start >= timesteps.length) {
-        const probs = floats(out.attention_probs);
-        for (let k = 0; k < mapPlane; k++) attention[k] += probs[N * mapPlane + k];
-        attentionSteps++;
+    const totalSteps = N * spec.steps;
+    options.onProgress?.({ step: 0, totalSteps });
+    const images: Float32Array[] = [];
+    for (let n = 0; n < N; n++) {
+      const scheduler = createScheduler(spec.scheduler, manifest.scheduler);
+      scheduler.setTimesteps(spec.steps);
+      const timesteps = scheduler.timesteps;
+      // PNDM runs warm-up iterations on top of the requested steps; they count as step 0.
+      const warmUp = timesteps.length - spec.steps;
+      let latents = noise.slice(n * latentSize, (n + 1) * latentSize).map((v) => v * scheduler.initNoiseSigma);
+      for (let i = 0; i < timesteps.length; i++) {
+        if (options.signal?.aborted) throw new CanceledError();
+        const timestep = timesteps[i];
+        const step = Math.max(0, i - warmUp);
+        // Delayed subject conditioning: text-only embeddings until step floor((1 − alpha) · steps)
+        const conditioned = step >= start;
+        const scaled = scheduler.scaleModelInput(latents, timestep);
+        const sample = new Float32Array(2 * latentSize);
+        sample.set(scaled, 0);
+        sample.set(scaled, latentSize);
+        const out = await sessions.unet.run({
+          sample: f32(sample, [2, manifest.latentChannels, h, w]),
+          timestep: f32(new Float32Array([timestep, timestep]), [2]),
+          encoder_hidden_states: conditioned ? hiddenAugmented : hiddenText,
+          cross_attention_bias: biasTensor,
+        });
+        latents = scheduler.step(applyGuidance(floats(out.noise_pred), spec.guidanceScale), timestep, latents);
+        // Attention maps: the first image's conditional half, over the subject-conditioned steps (all, if none)
+        if (n === 0 && (conditioned || start >= spec.steps)) {
+          const probs = floats(out.attention_probs);
+          for (let k = 0; k < mapPlane; k++) attention[k] += probs[mapPlane + k];
+          attentionSteps++;
+        }
+        options.onProgress?.({ step: n * spec.steps + Math.max(0, i + 1 - warmUp), totalSteps });
       }
-      report(i + 1);
+      images.push(latents);
     }
     t.denoiseMs = lap();
 
-    // 8. Decode
-    const scaledLatents = latents.map((v) => v / VAE_SCALING_FACTOR);
-    const decoded = floats((await sessions.vaeDecoder.run({ latent: f32(scaledLatents, [N, manifest.latentChannels, h, w]) })).image);
-    const rgb = Array.from({ length: N }, (_, n) => toRgb8(decoded, n, spec.height, spec.width));
+    // 8. Decode, one image at a time (the decoder's activations are large at full size)
+    const rgb: Uint8Array[] = [];
+    for (const latents of images) {
+      const scaledLatents = latents.map((v) => v / VAE_SCALING_FACTOR);
+      const decoded = floats((await sessions.vaeDecoder.run({ latent: f32(scaledLatents, [1, manifest.latentChannels, h, w]) })).image);
+      rgb.push(toRgb8(decoded, 0, spec.height, spec.width));
+    }
     t.decodeMs = lap();
 
     // 9. PNGs and attention heatmaps over the first image
-    const images = await Promise.all(rgb.map(async (px) => ({ png: await encodePng(px, spec.width, spec.height), width: spec.width, height: spec.height })));
+    const pngs = await Promise.all(rgb.map(async (px) => ({ png: await encodePng(px, spec.width, spec.height), width: spec.width, height: spec.height })));
     const mapSize = (h / 4) * (w / 4);
     const attentionMaps = await Promise.all(
       prompt.subjectPositions.map(async (pos, subject) => {
@@ -139,17 +155,14 @@ export class FastComposerPipeline implements ImagePipeline {
       }),
     );
     t.pngMs = lap();
-    return { images, attentionMaps, timings: { encodeMs: t.encodeMs, fuseMs: t.fuseMs, denoiseMs: t.denoiseMs, decodeMs: t.decodeMs, pngMs: t.pngMs, totalMs: performance.now() - t.start } };
+    return { images: pngs, attentionMaps, timings: { encodeMs: t.encodeMs, fuseMs: t.fuseMs, denoiseMs: t.denoiseMs, decodeMs: t.decodeMs, pngMs: t.pngMs, totalMs: performance.now() - t.start } };
   }
 }
 
-/** [negative × N, conditional × N] as one encoder_hidden_states tensor [2N, L, D]. */
-function batchEmbeddings(negative: Float32Array, conditional: Float32Array, n: number, tokens: number, dim: number): ort.Tensor {
-  const size = tokens * dim;
-  const data = new Float32Array(2 * n * size);
-  for (let k = 0; k < n; k++) {
-    data.set(negative, k * size);
-    data.set(conditional, (n + k) * size);
-  }
-  return f32(data, [2 * n, tokens, dim]);
+/** [negative, conditional] as one encoder_hidden_states tensor [2, L, D]. */
+function batchEmbeddings(negative: Float32Array, conditional: Float32Array, tokens: number, dim: number): ort.Tensor {
+  const data = new Float32Array(2 * tokens * dim);
+  data.set(negative, 0);
+  data.set(conditional, tokens * dim);
+  return f32(data, [2, tokens, dim]);
 }

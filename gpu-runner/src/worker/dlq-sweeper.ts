@@ -1,6 +1,7 @@
-import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
 import type { WorkerDeps } from "./deps.ts";
+import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import { failJob } from "./notify.ts";
 
 /**
@@ -16,11 +17,19 @@ export async function sweepDeadLetters(deps: WorkerDeps, signal?: AbortSignal): 
     if (messages.length === 0) return swept;
     for (const m of messages) {
       const ids = extractIds(m.Body);
-      if (ids) {
-        const record = await deps.jobs.get(ids.tenantId, ids.jobId);
-        if (record && !TERMINAL_STATUSES.includes(record.status)) {
-          await failJob(deps, record, "internal_error", "The job could not be completed after several attempts. Submit it again; your quota was not charged.");
-        }
+      const record = ids ? await deps.jobs.get(ids.tenantId, ids.jobId) : null;
+      const leaseLeft = record?.status === "running" ? (record.leaseUntil ?? 0) - Date.now() : 0;
+      if (record && leaseLeft > 0) {
+        // A runner may be on it right now: look again once its lease has lapsed, never drop the message.
+        await deps.clients.sqs.send(
+          new ChangeMessageVisibilityCommand({ QueueUrl: deps.dlqUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: Math.min(43_200, Math.ceil(leaseLeft / 1000) + 1) }),
+        );
+        continue;
+      }
+      if (record && !TERMINAL_STATUSES.includes(record.status)) {
+        await failJob(deps, record, "internal_error", "The job could not be completed after several attempts. Submit it again; your quota was not charged.");
+      } else if (record) {
+        await releaseQuota(deps, record); // finishes a give-back a crash interrupted; no-op otherwise
       }
       await deps.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.dlqUrl, ReceiptHandle: m.ReceiptHandle! }));
       swept++;

@@ -4,6 +4,7 @@ import { QueueMessageSchema, type QueueMessage } from "@troupe/shared/contracts/
 import { isAppError } from "@troupe/shared/errors";
 import { uploadKey, type JobRecord } from "@troupe/shared/records";
 import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
+import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import type { GenerateOutput, Progress } from "../pipeline/types.ts";
 import { classifyError } from "./classify-error.ts";
 import type { WorkerDeps } from "./deps.ts";
@@ -36,25 +37,29 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
   }
   const { jobId, tenantId, spec } = parsed.message;
 
-  // 2. Claim the job: queued → running, or take over a `running` job whose runner died.
+  // 2. Claim the job: queued → running, or take over a `running` job whose runner's lease lapsed.
   const record = await deps.jobs.get(tenantId, jobId);
   if (!record || TERMINAL_STATUSES.includes(record.status)) {
+    // A redelivery after a crash between `succeeded` and the usage record completes the record.
+    if (record?.status === "succeeded") await recordUsage(deps, record);
+    else if (record) await releaseQuota(deps, record); // a give-back a crash interrupted; no-op otherwise
     deps.log("message_dropped", { jobId, status: record?.status ?? "missing" });
     await deleteMessage();
     return;
   }
-  const startedAt = new Date();
-  const running = await deps.jobs.transition(tenantId, jobId, ["queued", "running"], "running", {
-    startedAt: record.startedAt ?? startedAt.toISOString(),
-    attempts: (record.attempts ?? 0) + 1,
-  });
-  if (!running) {
-    await deleteMessage(); // finished or canceled between our read and write
-    return;
-  }
+  const leaseMs = deps.visibilityTimeoutS * 1000;
+  const running = await deps.jobs.claim(tenantId, jobId, Date.now(), leaseMs);
+  if (!running) return deferDuplicate(deps, tenantId, jobId, receipt, deleteMessage);
   if (running.cancelRequested) return finishCanceled(deps, running, deleteMessage);
 
-  const heartbeat = startHeartbeat(deps.clients.sqs, deps.queueUrl, receipt, deps.visibilityTimeoutS, (e) => deps.log("heartbeat_failed", { jobId, error: String(e) }));
+  // The lease is renewed before the message's visibility, so the message never reappears while the lease holds.
+  const renewLease = () => deps.jobs.patchIf(tenantId, jobId, "running", { leaseUntil: Date.now() + leaseMs }).then(() => undefined);
+  const heartbeat = startHeartbeat(deps.clients.sqs, deps.queueUrl, receipt, deps.visibilityTimeoutS, renewLease, (e) => deps.log("heartbeat_failed", { jobId, error: String(e) }));
+  /** Gives the job up for another run now: the lease ends and the message becomes visible after `delayS`. */
+  const giveUp = async (delayS: number) => {
+    await deps.jobs.patchIf(tenantId, jobId, "running", { leaseUntil: 0 }).catch(() => undefined);
+    await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, delayS).catch(() => undefined);
+  };
   const cancel = new AbortController();
   const signal = AbortSignal.any([cancel.signal, shutdown]);
   const progress = new ProgressReporter({
@@ -77,24 +82,28 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
     const inferenceMs = Math.round(performance.now() - t0);
     await progress.flush();
 
-    // 4. Outputs under deterministic keys (a redelivery overwrites, never duplicates), then usage, then the record.
+    // 4. Outputs under deterministic keys (a redelivery overwrites, never duplicates), the record, then usage:
+    // recorded once, and only for a job that did reach `succeeded` (a redelivery completes it, see above).
     const stored = await storeOutputs(deps, running, output);
     const gpuSeconds = Math.round(inferenceMs) / 1000;
-    await deps.usage.record(tenantId, running.quotaPeriod, jobId, spec.numImages, gpuSeconds);
     const done = await deps.jobs.transition(tenantId, jobId, ["running"], "succeeded", {
       ...stored,
       progress: { step: last.totalSteps, totalSteps: last.totalSteps },
       finishedAt: new Date().toISOString(),
-      metrics: { queueMs: Math.max(0, startedAt.getTime() - Date.parse(running.createdAt)), inferenceMs, gpuSeconds },
+      metrics: { queueMs: Math.max(0, Date.parse(running.startedAt ?? running.createdAt) - Date.parse(running.createdAt)), inferenceMs, gpuSeconds },
     });
-    deps.log("job_succeeded", { jobId, inferenceMs });
-    if (done) await notifyTerminal(deps, done);
+    if (done) {
+      await recordUsage(deps, done);
+      deps.log("job_succeeded", { jobId, inferenceMs });
+      await notifyTerminal(deps, done);
+    }
     await deleteMessage();
   } catch (error) {
+    await heartbeat.stop();
     await progress.flush();
     if (shutdown.aborted) {
       deps.log("job_released", { jobId, reason: "shutdown" });
-      await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, 0);
+      await giveUp(0);
     } else if (cancel.signal.aborted || (isAppError(error) && error.code === "canceled")) {
       await finishCanceled(deps, running, deleteMessage);
     } else {
@@ -106,18 +115,41 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
         // Back off a little before the redelivery; after maxReceiveCount the DLQ sweeper ends it.
         const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
         deps.log("job_retry", { jobId, error: c.message, receiveCount });
-        await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, Math.min(60, 2 ** receiveCount)).catch(() => undefined);
+        await giveUp(Math.min(60, 2 ** receiveCount));
       }
     }
   } finally {
-    heartbeat.stop();
+    await heartbeat.stop();
   }
+}
+
+const recordUsage = (deps: WorkerDeps, job: JobRecord) =>
+  deps.usage.record(job.tenantId, job.quotaPeriod, job.id, job.spec.numImages, job.metrics?.gpuSeconds ?? 0);
+
+/**
+ * The claim lost: the job is finished (drop the message) or another runner holds a live lease on it
+ * (a duplicate message). A duplicate is not deleted but hidden until the lease would lapse: if that
+ * runner dies, this message redoes the job; if it finishes, the next delivery is dropped.
+ */
+async function deferDuplicate(deps: WorkerDeps, tenantId: string, jobId: string, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
+  const now = await deps.jobs.get(tenantId, jobId);
+  if (now?.status === "running" && (now.leaseUntil ?? 0) >= Date.now()) {
+    const delayS = Math.min(43_200, Math.ceil(((now.leaseUntil ?? 0) - Date.now()) / 1000) + 1);
+    deps.log("message_deferred", { jobId, delayS });
+    await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, delayS);
+    return;
+  }
+  if (now?.status === "queued" || now?.status === "running") {
+    await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, 0); // changed under us: try again
+    return;
+  }
+  await deleteMessage();
 }
 
 async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>): Promise<void> {
   const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString() });
   if (canceled) {
-    await deps.usage.release(record.tenantId, record.quotaPeriod, record.spec.numImages, "canceled");
+    await releaseQuota(deps, canceled);
     deps.log("job_canceled", { jobId: record.id, step: canceled.progress.step });
     await notifyTerminal(deps, canceled);
   }

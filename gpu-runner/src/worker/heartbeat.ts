@@ -1,21 +1,41 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
 
 export interface Heartbeat {
-  stop(): void;
+  /** Stops beating and waits for a beat in flight, so no late beat can undo a release that follows. */
+  stop(): Promise<void>;
 }
 
 /**
- * Keeps a message invisible while its job runs: every third of the visibility timeout it is
- * pushed out by a full timeout again, so only a crashed runner lets the message reappear.
+ * Keeps a message invisible while its job runs (after `beforeBeat`, which renews the job's lease):
+ * every third of the visibility timeout it is pushed out by a full timeout again, so only a crashed
+ * runner lets the message reappear.
  */
-export function startHeartbeat(sqs: SQSClient, queueUrl: string, receiptHandle: string, visibilityTimeoutS: number, onError: (e: unknown) => void): Heartbeat {
+export function startHeartbeat(
+  sqs: SQSClient,
+  queueUrl: string,
+  receiptHandle: string,
+  visibilityTimeoutS: number,
+  beforeBeat: () => Promise<void>,
+  onError: (e: unknown) => void,
+): Heartbeat {
+  let stopped = false;
+  let beat: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
-    sqs
-      .send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityTimeoutS }))
-      .catch(onError);
+    beat = (async () => {
+      if (stopped) return;
+      await beforeBeat();
+      if (stopped) return;
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityTimeoutS }));
+    })().catch(onError);
   }, Math.max(500, (visibilityTimeoutS * 1000) / 3));
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await beat;
+    },
+  };
 }
 
 /** Makes a message visible again after `delayS` (0: at once), e.g. on shutdown or a retryable error. */

@@ -1,10 +1,22 @@
 import { presentJob } from "@troupe/shared/jobs/present";
+import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import { checkWebhookUrl, dnsResolver } from "@troupe/shared/webhooks/webhook-url";
 import type { JobRecord } from "@troupe/shared/records";
 import type { WorkerDeps } from "./deps.ts";
 
-/** Queues the terminal-state webhook for a job, signed with its key's current secret. */
+/**
+ * Queues the terminal-state webhook for a job, signed with its key's current secret. Never throws:
+ * the job is already terminal, and a failure here must not send it down the retry path.
+ */
 export async function notifyTerminal(deps: WorkerDeps, record: JobRecord): Promise<void> {
+  try {
+    await queueWebhook(deps, record);
+  } catch (e) {
+    deps.log("webhook_not_queued", { jobId: record.id, error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+async function queueWebhook(deps: WorkerDeps, record: JobRecord): Promise<void> {
   const url = record.spec.webhookUrl;
   if (!url) return;
   // Checked again at delivery: the host's DNS may have moved to a private address since submission.
@@ -27,7 +39,7 @@ export async function failJob(deps: WorkerDeps, record: JobRecord, code: string,
     finishedAt: new Date().toISOString(),
   });
   if (!failed) return;
-  await deps.usage.release(record.tenantId, record.quotaPeriod, record.spec.numImages, "failed");
+  await releaseQuota(deps, failed);
   deps.log("job_failed", { jobId: record.id, code, message });
   await notifyTerminal(deps, failed);
 }

@@ -11,22 +11,45 @@ export interface Dispatcher {
 export const toQueueMessage = (job: JobRecord): QueueMessage =>
   QueueMessageSchema.parse({ v: 1, jobId: job.id, tenantId: job.tenantId, spec: job.spec, enqueuedAt: new Date().toISOString() });
 
+/** How long one sender owns a job's dispatch before another may try again. */
+export const DISPATCH_LEASE_MS = 60_000;
+
 /**
  * Sends the job's message, then marks the record dispatched. The record is written first, so a
  * crash between the two leaves a `queued` job without `dispatchedAt`, which `redispatchPending`
- * sends again: no job is ever left that no runner will see. A duplicate message is harmless
- * because every status change is conditional.
+ * sends again: no job is ever left that no runner will see. A dispatch lease on the record makes
+ * concurrent senders (an idempotent replay, two sweepers) send one message, not several.
+ * `force` skips the lease: the local stack's restart, when the emulator lost every message.
+ * Returns false when another sender owns the dispatch or it is already done.
  */
-export async function dispatchJob(d: Dispatcher, job: JobRecord): Promise<void> {
-  await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queueUrl, MessageBody: JSON.stringify(toQueueMessage(job)) }));
-  await d.jobs.markDispatched(job.tenantId, job.id);
+export async function dispatchJob(d: Dispatcher, job: JobRecord, options: { force?: boolean } = {}): Promise<boolean> {
+  const startedAt = Date.now();
+  if (!options.force && !(await d.jobs.beginDispatch(job.tenantId, job.id, startedAt, DISPATCH_LEASE_MS))) return false;
+  try {
+    await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queueUrl, MessageBody: asciiJson(toQueueMessage(job)) }));
+  } catch (e) {
+    if (!options.force) await d.jobs.abandonDispatch(job.tenantId, job.id, startedAt).catch(() => undefined);
+    throw e;
+  }
+  // The message is out: if this write fails, a sweep sends a duplicate after the lease, which the
+  // runner's job lease makes harmless; the caller's request still succeeded.
+  await d.jobs.markDispatched(job.tenantId, job.id).catch(() => undefined);
+  return true;
 }
+
+/**
+ * JSON with every non-ASCII character as a \u escape: it parses back to the same value, and stays
+ * within what every SQS implementation accepts (fauxqs refuses characters above U+FFFF, e.g. emoji).
+ */
+export const asciiJson = (value: unknown) =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 export interface RedispatchOptions {
   /** Also resend `running` jobs and dispatched `queued` ones (local stack restart: fauxqs lost its messages). */
   all?: boolean;
   /** Leave jobs younger than this alone: their creator may still be dispatching them. */
   minAgeMs?: number;
+  onError?: (job: JobRecord, error: unknown) => void;
 }
 
 /** Re-sends messages for jobs that may have none. Returns the ids it sent. */
@@ -37,8 +60,12 @@ export async function redispatchPending(d: Dispatcher, options: RedispatchOption
   for (const job of await d.jobs.scanByStatus(statuses)) {
     if (!options.all && job.dispatchedAt) continue;
     if (Date.parse(job.createdAt) > cutoff) continue;
-    await dispatchJob(d, job);
-    sent.push(job.id);
+    try {
+      if (await dispatchJob(d, job, { force: options.all })) sent.push(job.id);
+    } catch (e) {
+      // One job the queue refuses must not stop the others from being sent.
+      options.onError?.(job, e);
+    }
   }
   return sent;
 }

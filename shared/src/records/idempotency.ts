@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { isConditionFailed } from "./conditional.ts";
 
 export interface IdempotencyRecord {
@@ -7,6 +7,8 @@ export interface IdempotencyRecord {
   id: string;
   requestHash: string;
   jobId: string;
+  /** The usage period whose quota the claiming request reserved, so a takeover reuses it. */
+  quotaPeriod: string;
   createdAt: string;
   expiresAt: number;
 }
@@ -15,6 +17,10 @@ export interface IdempotencyRecord {
 const TTL_SECONDS = 24 * 3600;
 
 export const hashRequest = (body: unknown) => createHash("sha256").update(JSON.stringify(body)).digest("hex");
+
+const recordId = (key: string) => `idem#${createHash("sha256").update(key).digest("hex")}`;
+
+export type ClaimResult = { won: true } | { won: false; existing: IdempotencyRecord };
 
 /**
  * Claims an Idempotency-Key for a job id with one conditional put. The first claim wins; later
@@ -26,20 +32,25 @@ export class IdempotencyStore {
     private readonly table: string,
   ) {}
 
-  async claim(tenantId: string, key: string, requestHash: string, jobId: string): Promise<{ won: true } | { won: false; existing: IdempotencyRecord }> {
-    const id = `idem#${createHash("sha256").update(key).digest("hex")}`;
-    const now = Date.now();
-    const record: IdempotencyRecord = { tenantId, id, requestHash, jobId, createdAt: new Date(now).toISOString(), expiresAt: Math.floor(now / 1000) + TTL_SECONDS };
+  /** The live claim for a key, if any (dynalite has no TTL: an expired one reads as absent). */
+  async get(tenantId: string, key: string, now = Date.now()): Promise<IdempotencyRecord | null> {
+    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id: recordId(key) }, ConsistentRead: true }));
+    const record = out.Item as IdempotencyRecord | undefined;
+    return record && record.expiresAt >= now / 1000 ? record : null;
+  }
+
+  async claim(tenantId: string, key: string, requestHash: string, jobId: string, quotaPeriod: string, now = Date.now()): Promise<ClaimResult> {
+    const record: IdempotencyRecord = {
+      tenantId,
+      id: recordId(key),
+      requestHash,
+      jobId,
+      quotaPeriod,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: Math.floor(now / 1000) + TTL_SECONDS,
+    };
     try {
-      await this.ddb.send(new PutCommand({ TableName: this.table, Item: record, ConditionExpression: "attribute_not_exists(id)" }));
-      return { won: true };
-    } catch (e) {
-      if (!isConditionFailed(e)) throw e;
-    }
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
-    const existing = out.Item as IdempotencyRecord | undefined;
-    // dynalite has no TTL: an expired claim is treated as absent by overwriting it conditionally.
-    if (!existing || existing.expiresAt < now / 1000) {
+      // An expired claim counts as absent, so it is overwritten conditionally.
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
@@ -49,7 +60,22 @@ export class IdempotencyStore {
         }),
       );
       return { won: true };
+    } catch (e) {
+      if (!isConditionFailed(e)) throw e;
     }
+    const existing = await this.get(tenantId, key, now);
+    if (!existing) throw new Error("Idempotency claim lost to a record that then vanished; retry the request.");
     return { won: false, existing };
+  }
+
+  /** Drops our own claim (its request failed before creating the job), so a retry starts afresh. */
+  async forget(tenantId: string, key: string, jobId: string): Promise<void> {
+    try {
+      await this.ddb.send(
+        new DeleteCommand({ TableName: this.table, Key: { tenantId, id: recordId(key) }, ConditionExpression: "jobId = :jobId", ExpressionAttributeValues: { ":jobId": jobId } }),
+      );
+    } catch (e) {
+      if (!isConditionFailed(e)) throw e;
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { GenerationSpec, JobStatus } from "../contracts/generation.ts";
 import { AppError } from "../errors.ts";
 import { isConditionFailed } from "./conditional.ts";
@@ -21,8 +21,14 @@ export interface JobRecord {
   dispatchedAt?: string;
   /** The usage period whose quota this job reserved, so a give-back goes to the right month. */
   quotaPeriod: string;
-  /** Who runs it now; a redelivered message takes over a `running` job. */
+  /** How many runs have claimed it. */
   attempts?: number;
+  /** Epoch ms until which the runner that claimed it owns it (renewed by its heartbeat). */
+  leaseUntil?: number;
+  /** Set once a failed or canceled job's reservation went back, so it goes back once. */
+  quotaReleased?: boolean;
+  /** Epoch ms when a sender began sending the message (dispatch lease, see dispatchJob). */
+  dispatchingAt?: number;
 }
 
 export type JobPatch = Partial<Omit<JobRecord, "tenantId" | "id" | "status" | "spec" | "createdAt">>;
@@ -91,28 +97,70 @@ export class JobStore {
       values[`:from${i}`] = s;
       return `:from${i}`;
     });
-    try {
-      const out = await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { tenantId, id },
-          UpdateExpression: `SET ${sets.join(", ")}`,
-          ConditionExpression: `#status IN (${fromKeys.join(", ")})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return out.Attributes as JobRecord;
-    } catch (e) {
-      if (isConditionFailed(e)) return null;
-      throw e;
-    }
+    return this.conditional(tenantId, id, {
+      UpdateExpression: `SET ${sets.join(", ")}`,
+      ConditionExpression: `#status IN (${fromKeys.join(", ")})`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   /** Sets fields without a status change, only while the job is in `status`. Returns the new record or null. */
   async patchIf(tenantId: string, id: string, status: JobStatus, patch: JobPatch): Promise<JobRecord | null> {
     return this.transition(tenantId, id, [status], status, patch);
+  }
+
+  /**
+   * A runner claims the job: `queued → running`, or takes over a `running` job whose runner's lease
+   * has lapsed (it crashed). A live lease refuses: a duplicate message never starts a second run.
+   */
+  async claim(tenantId: string, id: string, now: number, leaseMs: number): Promise<JobRecord | null> {
+    return this.conditional(tenantId, id, {
+      UpdateExpression: "SET #status = :running, leaseUntil = :lease, startedAt = if_not_exists(startedAt, :iso), attempts = if_not_exists(attempts, :zero) + :one",
+      ConditionExpression: "#status = :queued OR (#status = :running AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":running": "running", ":queued": "queued", ":lease": now + leaseMs, ":iso": new Date(now).toISOString(), ":zero": 0, ":one": 1, ":now": now },
+    });
+  }
+
+  /** Wins the right to send the job's message: false once it is dispatched or while another sender's lease is fresh. */
+  async beginDispatch(tenantId: string, id: string, now: number, staleMs: number): Promise<boolean> {
+    const won = await this.conditional(tenantId, id, {
+      UpdateExpression: "SET dispatchingAt = :now",
+      ConditionExpression: "attribute_exists(id) AND attribute_not_exists(dispatchedAt) AND (attribute_not_exists(dispatchingAt) OR dispatchingAt < :stale)",
+      ExpressionAttributeValues: { ":now": now, ":stale": now - staleMs },
+    });
+    return won !== null;
+  }
+
+  /** Frees our dispatch lease after a failed send, so the next sender need not wait it out. */
+  async abandonDispatch(tenantId: string, id: string, startedAt: number): Promise<void> {
+    await this.conditional(tenantId, id, {
+      UpdateExpression: "REMOVE dispatchingAt",
+      ConditionExpression: "dispatchingAt = :mine",
+      ExpressionAttributeValues: { ":mine": startedAt },
+    });
+  }
+
+  /** True exactly once per failed or canceled job: the caller then gives its reservation back. */
+  async markQuotaReleased(tenantId: string, id: string): Promise<boolean> {
+    const won = await this.conditional(tenantId, id, {
+      UpdateExpression: "SET quotaReleased = :true",
+      ConditionExpression: "attribute_not_exists(quotaReleased) AND #status IN (:failed, :canceled)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":true": true, ":failed": "failed", ":canceled": "canceled" },
+    });
+    return won !== null;
+  }
+
+  private async conditional(tenantId: string, id: string, update: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<JobRecord | null> {
+    try {
+      const out = await this.ddb.send(new UpdateCommand({ TableName: this.table, Key: { tenantId, id }, ReturnValues: "ALL_NEW", ...update }));
+      return out.Attributes as JobRecord;
+    } catch (e) {
+      if (isConditionFailed(e)) return null;
+      throw e;
+    }
   }
 
   async markDispatched(tenantId: string, id: string): Promise<void> {

@@ -78,10 +78,10 @@ describe("records against dynalite", () => {
 
   it("lets the first idempotency claim win", async () => {
     const idem = new IdempotencyStore(t.clients.ddb, t.config.TROUPE_JOBS_TABLE);
-    expect(await idem.claim("tenant-i", "k1", "h1", "gen_1")).toEqual({ won: true });
-    const again = await idem.claim("tenant-i", "k1", "h2", "gen_2");
+    expect(await idem.claim("tenant-i", "k1", "h1", "gen_1", "2026-11")).toEqual({ won: true });
+    const again = await idem.claim("tenant-i", "k1", "h2", "gen_2", "2026-11");
     expect(again.won).toBe(false);
     if (!again.won) expect(again.existing).toMatchObject({ requestHash: "h1", jobId: "gen_1" });
-    expect(await idem.claim("tenant-j", "k1", "h2", "gen_3")).toEqual({ won: true });
+    expect(await idem.claim("tenant-j", "k1", "h2", "gen_3", "2026-11")).toEqual({ won: true });
   });
 });

@@ -44,6 +44,18 @@ export class UsageStore {
     }
   }
 
+  /** Undoes a reservation whose job was never created (the request failed or lost a race): no outcome counted. */
+  async unreserve(tenantId: string, period: string, images: number): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `${tenantId}#${period}`, sk: "quota" },
+        UpdateExpression: "ADD reserved :n, submitted :minusOne",
+        ExpressionAttributeValues: { ":n": -images, ":minusOne": -1 },
+      }),
+    );
+  }
+
   /** Gives back a reservation (failed or canceled job); counts the outcome. */
   async release(tenantId: string, period: string, images: number, outcome: JobCounter): Promise<void> {
     await this.ddb.send(

@@ -6,7 +6,12 @@ import { isLoopbackAddress, isPublicAddress } from "./ip-ranges.ts";
 /** Resolves a host name to every address it has (injectable so tests need no DNS). */
 export type HostResolver = (hostname: string) => Promise<string[]>;
 
-export const dnsResolver: HostResolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+/** DNS with a deadline: a slow resolver must not stall a submission or a webhook delivery. */
+export const dnsResolver: HostResolver = async (hostname) => {
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`DNS lookup of ${hostname} timed out`)), 3000).unref());
+  const addresses = await Promise.race([lookup(hostname, { all: true, verbatim: true }), timeout]);
+  return addresses.map((a) => a.address);
+};
 
 export interface WebhookUrlOptions {
   /** Local mode (TROUPE_LOCAL_MODE) also allows http and loopback hosts. */
