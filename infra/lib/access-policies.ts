@@ -55,6 +55,14 @@ export function runnerStatements(scope: IConstruct, resources: RuntimeResources)
       actions: ["s3:GetObject"],
       resources: [storage.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
     }),
+    // Without ListBucket S3 answers a missing key with 403, not 404: the runner could not tell an
+    // expired upload (a permanent unknown_upload) from a fault worth retrying.
+    new iam.PolicyStatement({
+      sid: "ListUploads",
+      actions: ["s3:ListBucket"],
+      resources: [storage.bucket.bucketArn],
+      conditions: { StringLike: { "s3:prefix": [`${UPLOADS_PREFIX}*`] } },
+    }),
     readBundleStatement(scope, resources),
     new iam.PolicyStatement({
       sid: "WriteOutputs",

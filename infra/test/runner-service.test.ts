@@ -73,6 +73,16 @@ describe("RunnerService (defaults)", () => {
     });
   });
 
+  it("may list uploads/ only, so a missing upload reads as 404 rather than 403", () => {
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: "ListUploads", Action: "s3:ListBucket", Condition: { StringLike: { "s3:prefix": ["uploads/*"] } } }),
+        ]),
+      },
+    });
+  });
+
   it("may protect its own cluster's tasks from scale-in while a job runs", () => {
     template.hasResourceProperties("AWS::IAM::Policy", {
       PolicyDocument: {
@@ -87,11 +97,12 @@ describe("RunnerService (defaults)", () => {
     });
   });
 
-  it("may read uploads and the bundle and write outputs, nothing else in S3", () => {
+  it("may read and list uploads, read the bundle and write outputs, nothing else in S3", () => {
     const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
     const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("s3:")));
     expect(s3.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
       ["s3:GetObject", expect.stringContaining("/uploads/*")],
+      ["s3:ListBucket", expect.not.stringContaining("/*")],
       ["s3:GetObject", expect.stringContaining(":s3:::troupe-models/sd15/*")],
       ["s3:PutObject", expect.stringContaining("/outputs/*")],
     ]);
