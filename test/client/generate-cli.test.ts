@@ -1,40 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { createTroupeClient } from "@troupe/functions/client";
-import { startLocalStack, type LocalStack } from "../../local/stack.ts";
+import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { plainProgress, ttyProgress } from "../../cli/progress.ts";
 import type { Job } from "../../functions/src/client/types.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { settled } from "../support/settled.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-let stack: LocalStack;
+let stack: TestStack;
 let dataDir: string;
 let a: string;
 let b: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "troupe-cli-"));
-  stack = await startLocalStack({
-    dataDir,
-    port: 0,
-    runners: 1,
-    env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_PROGRESS_INTERVAL_MS: "50" },
-    log: () => undefined,
-  });
+  stack = await startTestStack("cli");
+  dataDir = stack.dataDir;
   [a, b] = [join(dataDir, "a.png"), join(dataDir, "b.jpg")];
   writeFileSync(a, await referencePng("#36c"));
   writeFileSync(b, await sharp(await referencePng("#c33")).jpeg().toBuffer());
 });
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(async () => stack?.stop());
 
 /** The environment of a user who set nothing: no API in the environment. */
 const env = () => ({ ...process.env, TROUPE_API_URL: "", TROUPE_API_KEY: "" });

@@ -1,27 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/functions/client";
-import { startLocalStack, type LocalStack } from "../../local/stack.ts";
+import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { settled } from "../support/settled.ts";
 
-let stack: LocalStack;
+let stack: TestStack;
 let dataDir: string;
 let client: TroupeClient;
 let uploadIds: string[];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "troupe-sdk-"));
-  stack = await startLocalStack({
-    dataDir,
-    port: 0,
-    runners: 1,
-    env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_PROGRESS_INTERVAL_MS: "50" },
-    log: () => undefined,
-  });
+  stack = await startTestStack("sdk");
+  dataDir = stack.dataDir;
   client = createTroupeClient({ baseUrl: stack.apiUrl, apiKey: stack.apiKey });
   // One PNG from a path, one JPEG from bytes: both content types detected from the magic bytes.
   const pngPath = join(dataDir, "a.png");
@@ -29,10 +22,7 @@ beforeAll(async () => {
   const jpeg = await sharp(await referencePng("#c33")).jpeg().toBuffer();
   uploadIds = [(await client.uploadFile(pngPath)).id, (await client.uploadFile(jpeg)).id];
 });
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(async () => stack?.stop());
 
 const twoSubjects = () => uploadIds.map((uploadId) => ({ uploadId }));
 const small = { width: 192, height: 128 } as const;

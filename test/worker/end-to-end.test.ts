@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import sharp from "sharp";
 import { verifyWebhook } from "@troupe/shared/webhooks/sign";
-import { startLocalStack, type LocalStack } from "../../local/stack.ts";
+import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { waitFor } from "../support/wait-for.ts";
 
-let stack: LocalStack;
-let dataDir: string;
+let stack: TestStack;
 let hooks: Server;
 let hookUrl: string;
 const deliveries: { path: string; headers: Record<string, string>; body: string; status: number }[] = [];
 let failuresLeft = 0;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "troupe-e2e-"));
   hooks = createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
@@ -31,18 +26,11 @@ beforeAll(async () => {
   await new Promise<void>((r) => hooks.listen(0, "127.0.0.1", () => r()));
   const address = hooks.address();
   hookUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-  stack = await startLocalStack({
-    dataDir,
-    port: 0,
-    runners: 1,
-    env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_WEBHOOK_BASE_DELAY_MS: "50", TROUPE_PROGRESS_INTERVAL_MS: "50" },
-    log: () => undefined,
-  });
+  stack = await startTestStack("e2e", { TROUPE_WEBHOOK_BASE_DELAY_MS: "50" });
 });
 afterAll(async () => {
   await stack?.stop();
   await new Promise((r) => hooks?.close(r));
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
