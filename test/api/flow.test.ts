@@ -65,7 +65,7 @@ describe("upload → submit → queue → poll → cancel", () => {
     expect(created.status).toBe(202);
     const job = JobSchema.parse(created.body);
     expect(created.headers.get("location")).toBe(`/v1/generations/${job.id}`);
-    expect(job).toMatchObject({ status: "queued", startedAt: null, finishedAt: null, outputs: [], error: null, progress: { step: 0, totalSteps: 20 } });
+    expect(job).toMatchObject({ status: "queued", startedAt: null, finishedAt: null, outputs: [], error: null, progress: { step: 0, totalSteps: 40 } }); // steps × numImages
     expect(job.input).toMatchObject({ width: 128, height: 128, numImages: 2, scheduler: "pndm", guidanceScale: 5, alpha: 0.7, negativePrompt: "" });
     expect(job.input.seed).toEqual(expect.any(Number));
 

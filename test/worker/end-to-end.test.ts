@@ -68,8 +68,8 @@ describe("end to end on the local stack", () => {
     const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(["png", 192, 128]);
     expect(job.attentionMaps.map((m: { subject: number }) => m.subject)).toEqual([0, 1]);
-    const usage = await api("/v1/usage");
-    expect(usage.body.images.used).toBe(1);
+    // Usage is recorded right after the transition: poll for it.
+    await waitFor(async () => (await api("/v1/usage")).body.images.used === 1, { what: "usage recorded" });
   });
 
   it("signs one webhook per terminal state, and retries a failing receiver", async () => {

@@ -60,7 +60,11 @@ describe("runner faults", () => {
     expect((await listOutputs("tenant-kill", seeded.id)).sort()).toEqual(
       [0, 1].map((n) => `outputs/tenant-kill/${seeded.id}/${n}.png`).concat([0, 1].map((s) => `outputs/tenant-kill/${seeded.id}/attention-${s}.png`)).sort(),
     );
-    const usage = await storesFor(t).usage.summary("tenant-kill", usagePeriod(), 1000);
+    // Usage is recorded right after the transition: poll for it, then check it was counted once.
+    const usage = await waitFor(async () => {
+      const u = await storesFor(t).usage.summary("tenant-kill", usagePeriod(), 1000);
+      return u.images.used > 0 ? u : null;
+    }, { what: "usage recorded" });
     expect(usage.images.used).toBe(2);
     expect(usage.jobs.succeeded).toBe(1);
   });
@@ -92,8 +96,13 @@ describe("runner faults", () => {
     }, { what: "canceled" });
     expect(ended.progress.step).toBeLessThan(ended.progress.totalSteps);
     expect(ended.outputs ?? []).toHaveLength(0);
-    const usage = await storesFor(t).usage.summary("tenant-cancel", usagePeriod(), 1000);
-    expect(usage.images).toMatchObject({ used: 0, reserved: 0 });
+    // The give-back follows the transition: poll for it.
+    const usage = await waitFor(async () => {
+      const u = await storesFor(t).usage.summary("tenant-cancel", usagePeriod(), 1000);
+      return u.images.reserved === 0 ? u : null;
+    }, { what: "quota given back" });
+    expect(usage.images.used).toBe(0);
+    expect(usage.jobs.canceled).toBe(1);
   });
 
   it("fails a corrupt reference with upload_invalid and serves the next job", async () => {
@@ -160,8 +169,7 @@ async function startTestEnvPoison(): Promise<void> {
     }, { what: "poison job failed", timeoutMs: 60_000 });
     expect(failed.error?.code).toBe("internal_error");
     expect(r.events.filter((e) => e.event === "job_retry").length).toBeGreaterThanOrEqual(2);
-    const usage = await stores.usage.summary("tenant-poison", usagePeriod(), 1000);
-    expect(usage.images.reserved).toBe(0);
+    await waitFor(async () => (await stores.usage.summary("tenant-poison", usagePeriod(), 1000)).images.reserved === 0, { what: "quota given back" });
     // A malformed message is removed and never crashes the runner.
     await poisonEnv.clients.sqs.send(new SendMessageCommand({ QueueUrl: poisonEnv.config.TROUPE_QUEUE_URL!, MessageBody: "{not json" }));
     await waitFor(() => r.events.some((e) => e.event === "message_malformed"), { what: "malformed message seen" });
