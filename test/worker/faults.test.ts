@@ -63,7 +63,7 @@ describe("runner faults", () => {
     // Usage is recorded right after the transition: poll for it, then check it was counted once.
     const usage = await waitFor(async () => {
       const u = await storesFor(t).usage.summary("tenant-kill", usagePeriod(), 1000);
-      return u.images.used > 0 ? u : null;
+      return u.images.used > 0 && u.jobs.succeeded > 0 ? u : null;
     }, { what: "usage recorded" });
     expect(usage.images.used).toBe(2);
     expect(usage.jobs.succeeded).toBe(1);
