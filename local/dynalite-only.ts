@@ -8,11 +8,11 @@ export interface DynaliteServer {
 }
 
 /**
- * Only DynamoDB, persisted under `dataDir`: for tools (the keys CLI) that need the local stack's
- * tables while the stack itself is not running. Loopback only.
+ * dynalite on loopback, persisted under `dataDir` (in memory without it). The local stack starts it
+ * with the other emulators; tools (the keys CLI) start it alone when the stack is not running.
  */
-export async function startDynaliteOnly(options: { dataDir: string; port?: number }): Promise<DynaliteServer> {
-  mkdirSync(options.dataDir, { recursive: true });
+export async function startDynalite(options: { dataDir?: string; port?: number }): Promise<DynaliteServer> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const server = dynalite({ path: options.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,8 +1,7 @@
-import type { AddressInfo } from "node:net";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import S3rver from "s3rver";
-import dynalite from "dynalite";
+import { startDynalite } from "./dynalite-only.ts";
 import { buildApp } from "fauxqs";
 
 export interface EmulatorOptions {
@@ -33,20 +32,16 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const sqs = buildApp({ logger: false });
   const sqsUrl = new URL(await sqs.listen({ port: ports.sqs ?? 0, host: HOST }));
 
-  const ddb = dynalite({ path: ddbDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    ddb.once("error", reject);
-    ddb.listen(ports.dynamodb ?? 0, HOST, () => resolve());
-  });
+  const ddb = await startDynalite({ dataDir: ddbDir, port: ports.dynamodb });
 
   return {
     endpoints: {
       s3: `http://${HOST}:${s3Address.port}`,
       sqs: `http://${HOST}:${sqsUrl.port}`,
-      dynamodb: `http://${HOST}:${(ddb.address() as AddressInfo).port}`,
+      dynamodb: ddb.endpoint,
     },
     async stop() {
-      await Promise.allSettled([s3.close(), sqs.close(), new Promise<void>((r) => ddb.close(() => r()))]);
+      await Promise.allSettled([s3.close(), sqs.close(), ddb.stop()]);
     },
   };
 }

@@ -1,8 +1,7 @@
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import type { AwsClients } from "@troupe/shared/aws/clients";
-import { tableDefinitions, tableNames } from "@troupe/shared/records/tables";
+import { ensureTables, tableDefinitions, tableNames } from "@troupe/shared/records/tables";
 import type { ResourceConfig } from "@troupe/shared/config";
 
 export interface ProvisionOptions {
@@ -37,12 +36,6 @@ export async function provision(
     }),
   );
 
-  for (const def of tableDefinitions(tableNames(config))) {
-    try {
-      await clients.ddb.send(new DescribeTableCommand({ TableName: def.TableName }));
-    } catch {
-      await clients.ddb.send(new CreateTableCommand(def));
-    }
-  }
+  await ensureTables(clients.ddb, tableDefinitions(tableNames(config)));
   return { queueUrl: queue.QueueUrl!, dlqUrl };
 }

@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startLocalStack, type LocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
+import { startTestStack } from "../../test/support/test-stack.ts";
 import { referencePng } from "../../test/support/seed-jobs.ts";
 import { median, round } from "./stats.ts";
 
@@ -40,8 +38,8 @@ async function untilDone(stack: LocalStack, id: string, deadline: number): Promi
  * then a burst of jobs submitted at once (throughput). Tiny bundle, 10 steps, 128×128.
  */
 export async function benchStack(runners: number, options: { sequential: number; burst: number }): Promise<StackBenchResult> {
-  const dataDir = mkdtempSync(join(tmpdir(), "troupe-bench-"));
-  const stack = await startLocalStack({ dataDir, port: 0, runners, env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_PROGRESS_INTERVAL_MS: "1000" }, log: () => undefined });
+  // Progress at the production rate: its writes are part of the orchestration we measure.
+  const stack = await startTestStack("bench", { TROUPE_PROGRESS_INTERVAL_MS: "1000" }, runners);
   const deadline = Date.now() + 300_000;
   try {
     const uploads: string[] = [];
@@ -86,6 +84,5 @@ export async function benchStack(runners: number, options: { sequential: number;
     };
   } finally {
     await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }

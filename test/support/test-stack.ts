@@ -9,15 +9,15 @@ export interface TestStack extends LocalStack {
 }
 
 /**
- * The whole local stack (emulators, API on a free port, one quiet runner) in a fresh temp folder,
+ * The whole local stack (emulators, API on a free port, quiet runners) in a fresh temp folder,
  * tuned for tests: short long-polls, one ORT thread, frequent progress writes.
  */
-export async function startTestStack(name: string, env: Record<string, string> = {}): Promise<TestStack> {
+export async function startTestStack(name: string, env: Record<string, string> = {}, runners = 1): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), `troupe-${name}-`));
   const stack = await startLocalStack({
     dataDir,
     port: 0,
-    runners: 1,
+    runners,
     env: { PATH: process.env.PATH, TROUPE_WAIT_TIME_S: "1", TROUPE_INTRA_OP_THREADS: "1", TROUPE_PROGRESS_INTERVAL_MS: "50", ...env },
     log: () => undefined,
   });

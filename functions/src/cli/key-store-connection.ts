@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createAwsClients, destroyAwsClients } from "@troupe/shared/aws/clients";
 import { ApiConfigSchema, loadConfig, type ApiConfig } from "@troupe/shared/config";
 import { ApiKeyStore } from "@troupe/shared/records/api-keys";
-import { tableDefinitions, tableNames } from "@troupe/shared/records/tables";
+import { ensureTables, tableDefinitions, tableNames } from "@troupe/shared/records/tables";
 
 export interface KeyStoreConnection {
   config: ApiConfig;
@@ -34,8 +35,7 @@ async function answers(endpoint: string): Promise<boolean> {
 async function ensureKeysTable(config: ApiConfig, endpoint: string): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: config.AWS_REGION, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
   try {
-    const def = tableDefinitions(tableNames(config)).find((d) => d.TableName === config.TROUPE_KEYS_TABLE)!;
-    await client.send(new DescribeTableCommand({ TableName: def.TableName })).catch(() => client.send(new CreateTableCommand(def)));
+    await ensureTables(DynamoDBDocumentClient.from(client), tableDefinitions(tableNames(config)).filter((d) => d.TableName === config.TROUPE_KEYS_TABLE));
   } finally {
     client.destroy();
   }
@@ -61,8 +61,8 @@ export async function connectKeyStore(env: Record<string, string | undefined>, c
       where = `the running local stack (${endpoint})`;
     } else {
       // Imported only here: dynalite is a dev dependency of the local stack, not of a deployed API.
-      const { startDynaliteOnly } = await import("../../../local/dynalite-only.ts");
-      const own = await startDynaliteOnly({ dataDir: join(dataDir, "dynamodb") });
+      const { startDynalite } = await import("../../../local/dynalite-only.ts");
+      const own = await startDynalite({ dataDir: join(dataDir, "dynamodb") });
       endpoint = own.endpoint;
       stop = own.stop;
       where = `the local stack's data in ${join(dataDir, "dynamodb")}`;

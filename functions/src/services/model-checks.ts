@@ -1,6 +1,6 @@
 import type { ModelInfo } from "@troupe/shared/bundle/model-info";
 import type { CreateGeneration } from "@troupe/shared/contracts/generation";
-import type { Manifest } from "@troupe/shared/contracts/manifest";
+import { sizeProblem, type Manifest } from "@troupe/shared/contracts/manifest";
 import { AppError } from "@troupe/shared/errors";
 import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
 
@@ -12,14 +12,11 @@ interface Issue {
 
 /** Width and height: the model's default when absent, else within its sizes; 400 naming each bad field. */
 export function resolveSize(body: Pick<CreateGeneration, "width" | "height">, manifest: Manifest): { width: number; height: number } {
-  const { min, max, multiple } = manifest.sizes;
   const size = { width: body.width ?? manifest.sizes.default.width, height: body.height ?? manifest.sizes.default.height };
   const issues: Issue[] = [];
   for (const field of ["width", "height"] as const) {
-    const v = size[field];
-    if (v < min || v > max || v % multiple !== 0) {
-      issues.push({ code: "custom", path: [field], message: `${field} must be a multiple of ${multiple} from ${min} to ${max}; got ${v}.` });
-    }
+    const message = sizeProblem(manifest, field, size[field]);
+    if (message) issues.push({ code: "custom", path: [field], message });
   }
   if (issues.length > 0) throw new AppError("invalid_request", issues.map((i) => i.message).join(" "), issues);
   return size;

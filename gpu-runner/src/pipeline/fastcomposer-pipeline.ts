@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import type { ClipTokenizer } from "@troupe/shared/tokenizer";
 import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
+import { sizeProblem } from "@troupe/shared/contracts/manifest";
 import { AppError, CanceledError } from "@troupe/shared/errors";
 import type { LoadedBundle } from "../bundle/load-bundle.ts";
 import { createScheduler } from "../schedulers/index.ts";
@@ -37,11 +38,9 @@ export class FastComposerPipeline implements ImagePipeline {
     const h = spec.height / manifest.vaeScaleFactor;
     const w = spec.width / manifest.vaeScaleFactor;
     // The API checks sizes against its bundle; a runner on another bundle (a rolling deploy) checks again.
-    const { min, max, multiple } = manifest.sizes;
-    for (const [name, v] of [["width", spec.width], ["height", spec.height]] as const) {
-      if (v < min || v > max || v % multiple !== 0) {
-        throw new AppError("invalid_request", `${name} ${v} is outside this model's sizes (${min}..${max}, a multiple of ${multiple}).`, { [name]: v });
-      }
+    for (const field of ["width", "height"] as const) {
+      const problem = sizeProblem(manifest, field, spec[field]);
+      if (problem) throw new AppError("invalid_request", problem, { [field]: spec[field] });
     }
     let mark = performance.now();
     const lap = () => {

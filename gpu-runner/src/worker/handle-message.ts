@@ -3,7 +3,6 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { QueueMessageSchema, type QueueMessage } from "@troupe/shared/contracts/queue-message";
 import { isAppError } from "@troupe/shared/errors";
 import { uploadKey, type JobRecord } from "@troupe/shared/records";
-import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
 import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import type { GenerateOutput, Progress } from "../pipeline/types.ts";
 import { classifyError } from "./classify-error.ts";
@@ -38,18 +37,10 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
   const { jobId, tenantId, spec } = parsed.message;
 
   // 2. Claim the job: queued → running, or take over a `running` job whose runner's lease lapsed.
-  const record = await deps.jobs.get(tenantId, jobId);
-  if (!record || TERMINAL_STATUSES.includes(record.status)) {
-    // A redelivery after a crash between `succeeded` and the usage record completes the record.
-    if (record?.status === "succeeded") await recordUsage(deps, record);
-    else if (record) await releaseQuota(deps, record); // a give-back a crash interrupted; no-op otherwise
-    deps.log("message_dropped", { jobId, status: record?.status ?? "missing" });
-    await deleteMessage();
-    return;
-  }
+  // One conditional write on the common path; the record is read only when the claim is refused.
   const leaseMs = deps.visibilityTimeoutS * 1000;
   const running = await deps.jobs.claim(tenantId, jobId, Date.now(), leaseMs);
-  if (!running) return deferDuplicate(deps, tenantId, jobId, receipt, deleteMessage);
+  if (!running) return settleRefusedClaim(deps, tenantId, jobId, receipt, deleteMessage);
   if (running.cancelRequested) return finishCanceled(deps, running, deleteMessage);
 
   // The lease is renewed before the message's visibility, so the message never reappears while the lease holds.
@@ -127,22 +118,26 @@ const recordUsage = (deps: WorkerDeps, job: JobRecord) =>
   deps.usage.record(job.tenantId, job.quotaPeriod, job.id, job.spec.numImages, job.metrics?.gpuSeconds ?? 0);
 
 /**
- * The claim lost: the job is finished (drop the message) or another runner holds a live lease on it
- * (a duplicate message). A duplicate is not deleted but hidden until the lease would lapse: if that
- * runner dies, this message redoes the job; if it finishes, the next delivery is dropped.
+ * The claim was refused. A finished job's message is dropped (after completing what a crash may have
+ * left: the usage record of a success, the give-back of a failure). A job another runner holds a live
+ * lease on got a duplicate message: it is hidden until the lease would lapse, never deleted, so if
+ * that runner dies this message redoes the job, and if it finishes the next delivery is dropped.
  */
-async function deferDuplicate(deps: WorkerDeps, tenantId: string, jobId: string, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
-  const now = await deps.jobs.get(tenantId, jobId);
-  if (now?.status === "running" && (now.leaseUntil ?? 0) >= Date.now()) {
-    const delayS = Math.min(43_200, Math.ceil(((now.leaseUntil ?? 0) - Date.now()) / 1000) + 1);
+async function settleRefusedClaim(deps: WorkerDeps, tenantId: string, jobId: string, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
+  const record = await deps.jobs.get(tenantId, jobId);
+  if (record?.status === "running" && (record.leaseUntil ?? 0) >= Date.now()) {
+    const delayS = Math.min(43_200, Math.ceil(((record.leaseUntil ?? 0) - Date.now()) / 1000) + 1);
     deps.log("message_deferred", { jobId, delayS });
     await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, delayS);
     return;
   }
-  if (now?.status === "queued" || now?.status === "running") {
+  if (record?.status === "queued" || record?.status === "running") {
     await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, 0); // changed under us: try again
     return;
   }
+  if (record?.status === "succeeded") await recordUsage(deps, record);
+  else if (record) await releaseQuota(deps, record);
+  deps.log("message_dropped", { jobId, status: record?.status ?? "missing" });
   await deleteMessage();
 }
 

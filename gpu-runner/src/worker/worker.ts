@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { redispatchPending } from "@troupe/shared/jobs/dispatch";
+import { DISPATCH_LEASE_MS, redispatchPending } from "@troupe/shared/jobs/dispatch";
 import type { WorkerDeps } from "./deps.ts";
 import { sweepDeadLetters } from "./dlq-sweeper.ts";
 import { handleMessage } from "./handle-message.ts";
@@ -78,7 +78,7 @@ export class Worker {
     this.lastSweep = Date.now();
     const dead = await sweepDeadLetters(this.deps, this.stopping.signal);
     // Jobs whose API request died between writing the record and sending the message.
-    const resent = await redispatchPending({ sqs: this.deps.clients.sqs, queueUrl: this.deps.queueUrl, jobs: this.deps.jobs }, { minAgeMs: 60_000 });
+    const resent = await redispatchPending({ sqs: this.deps.clients.sqs, queueUrl: this.deps.queueUrl, jobs: this.deps.jobs }, { minAgeMs: DISPATCH_LEASE_MS });
     if (dead || resent.length) this.deps.log("swept", { dead, resent });
   }
 }

@@ -62,3 +62,10 @@ export const ManifestSchema = z.object({
   files: z.array(BundleFileSchema).min(1),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** Why `value` is not a size this model takes (undefined when it is): the API and the runner ask the same question. */
+export function sizeProblem(manifest: Pick<Manifest, "sizes">, field: "width" | "height", value: number): string | undefined {
+  const { min, max, multiple } = manifest.sizes;
+  if (value >= min && value <= max && value % multiple === 0) return undefined;
+  return `${field} must be a multiple of ${multiple} from ${min} to ${max}; got ${value}.`;
+}

@@ -1,4 +1,5 @@
-import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { ResourceConfig } from "../config.ts";
 
 /** Table names by role, from config. */
@@ -26,4 +27,11 @@ export function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
     KeySchema: [{ AttributeName: hash, KeyType: "HASH" }, ...(range ? [{ AttributeName: range, KeyType: "RANGE" as const }] : [])],
   });
   return [table(names.keys, "keyId"), table(names.jobs, "tenantId", "id"), table(names.usage, "pk", "sk")];
+}
+
+/** Creates each table that does not exist yet (the local stack and the keys CLI; AWS gets them from infra/). */
+export async function ensureTables(ddb: DynamoDBDocumentClient, definitions: CreateTableCommandInput[]): Promise<void> {
+  for (const def of definitions) {
+    await ddb.send(new DescribeTableCommand({ TableName: def.TableName })).catch(() => ddb.send(new CreateTableCommand(def)));
+  }
 }
