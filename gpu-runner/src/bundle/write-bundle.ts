@@ -1,7 +1,7 @@
 import { copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { SD15_SCHEDULER_CONFIG, type Manifest } from "@troupe/shared/contracts/manifest";
-import { GraphBuilder } from "../graph/builder.ts";
+import { SD15_SCHEDULER_CONFIG, type Manifest, type SchedulerConfig } from "@troupe/shared/contracts/manifest";
+import { GraphBuilder, type WeightPrecision } from "../graph/builder.ts";
 import type { ModelConfig } from "../graph/configs/model-config.ts";
 import { buildFuse } from "../graph/models/fuse.ts";
 import { buildImageEncoder } from "../graph/models/image-encoder.ts";
@@ -20,7 +20,18 @@ export interface WriteBundleOptions {
   merges?: string;
   /** @default `${GRAPH_REVISION}` */
   version?: string;
+  /** How weights are stored (manifest.precision). @default "fp32" */
+  precision?: WeightPrecision;
+  /** @default SD 1.5's */
+  scheduler?: SchedulerConfig;
+  /** @default config.name */
+  name?: string;
 }
+
+/** One weight source for every graph, or one per graph (real checkpoints: each component its own). */
+export type BundleWeights = WeightSource | Record<GraphKey, WeightSource>;
+
+const isPerGraph = (w: BundleWeights): w is Record<GraphKey, WeightSource> => !("tensor" in w);
 
 const BUILDERS: Record<GraphKey, (g: GraphBuilder, config: ModelConfig, vocabSize: number) => void> = {
   textEncoder: buildTextEncoder,
@@ -46,11 +57,11 @@ async function writeMerges(config: ModelConfig, outDir: string, options: WriteBu
 }
 
 /** One graph to `<file>` (+ `<file>.data` when its large tensors go external); returns the files written. */
-async function writeGraph(key: GraphKey, config: ModelConfig, outDir: string, weights: WeightSource, vocabSize: number): Promise<string[]> {
+async function writeGraph(key: GraphKey, config: ModelConfig, outDir: string, weights: WeightSource, vocabSize: number, precision: WeightPrecision): Promise<string[]> {
   const file = GRAPH_FILES[key];
   const dataFile = `${file}.data`;
   await rm(join(outDir, dataFile), { force: true });
-  const g = new GraphBuilder(key, { weights, externalDataPath: join(outDir, dataFile) });
+  const g = new GraphBuilder(key, { weights, externalDataPath: join(outDir, dataFile), precision });
   BUILDERS[key](g, config, vocabSize);
   await writeFile(join(outDir, file), g.toBytes());
   const hasData = await stat(join(outDir, dataFile)).then(
@@ -65,14 +76,18 @@ async function writeGraph(key: GraphKey, config: ModelConfig, outDir: string, we
  * manifest.json listing every file with its sha256. Graphs are built one at a time so peak memory
  * stays at one graph's inline tensors; large tensors stream to the .data files.
  */
-export async function writeBundle(config: ModelConfig, outDir: string, weights: WeightSource, options: WriteBundleOptions = {}): Promise<Manifest> {
+export async function writeBundle(config: ModelConfig, outDir: string, weights: BundleWeights, options: WriteBundleOptions = {}): Promise<Manifest> {
   await mkdir(outDir, { recursive: true });
   const merges = await writeMerges(config, outDir, options);
   const written: string[] = [merges.path];
-  for (const key of Object.keys(GRAPH_FILES) as GraphKey[]) written.push(...(await writeGraph(key, config, outDir, weights, merges.vocabSize)));
+  const precision = options.precision ?? "fp32";
+  for (const key of Object.keys(GRAPH_FILES) as GraphKey[]) {
+    const source = isPerGraph(weights) ? weights[key] : weights;
+    written.push(...(await writeGraph(key, config, outDir, source, merges.vocabSize, precision)));
+  }
 
   const manifest: Manifest = {
-    name: config.name,
+    name: options.name ?? config.name,
     version: options.version ?? GRAPH_REVISION,
     hiddenSize: config.hiddenSize,
     sizes: config.sizes,
@@ -88,7 +103,8 @@ export async function writeBundle(config: ModelConfig, outDir: string, weights: 
       vocabSize: merges.vocabSize,
     },
     maxSubjects: 2,
-    scheduler: SD15_SCHEDULER_CONFIG,
+    scheduler: options.scheduler ?? SD15_SCHEDULER_CONFIG,
+    precision,
     tokenizer: { merges: merges.path },
     graphs: GRAPH_FILES,
     files: await Promise.all(written.map((path) => describeFile(outDir, path))),

@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import onnxProto from "onnx-proto";
+import { toFloat16Array } from "./float16.ts";
 import type { WeightInit, WeightSource } from "./weights.ts";
 
 // onnx-proto is CommonJS: Node ESM sees only its default export.
@@ -16,6 +17,9 @@ export type Dim = number | string;
 
 const ELEM: Record<DType, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 };
 
+/** How weights are stored: fp16 halves the files; a Cast after each keeps the graph's compute float32. */
+export type WeightPrecision = "fp32" | "fp16";
+
 /** A float attribute; plain numbers are INT attributes, so floats say so. */
 export interface FloatAttr {
   readonly float: number;
@@ -30,6 +34,8 @@ export interface GraphBuilderOptions {
   externalThreshold?: number;
   /** Where `weight()` gets its values. */
   weights?: WeightSource;
+  /** @default "fp32" */
+  precision?: WeightPrecision;
 }
 
 /** Offsets in the external data file are aligned so runtimes can map tensors directly. */
@@ -86,9 +92,10 @@ export class GraphBuilder {
     return name;
   }
 
-  initializer(name: string, data: Float32Array | BigInt64Array, dims: number[]): string {
+  initializer(name: string, data: Float32Array | BigInt64Array | Uint16Array, dims: number[]): string {
     this.claim(name);
-    const dataType = data instanceof Float32Array ? ELEM.float32 : ELEM.int64;
+    // Uint16Array holds IEEE half bits
+    const dataType = data instanceof Float32Array ? ELEM.float32 : data instanceof Uint16Array ? onnx.TensorProto.DataType.FLOAT16 : ELEM.int64;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const threshold = this.options.externalThreshold ?? 1 << 20;
     if (this.options.externalDataPath && bytes.byteLength > threshold) {
@@ -102,7 +109,10 @@ export class GraphBuilder {
   /** A named parameter from the weight source (a state-dict entry). */
   weight(name: string, dims: number[], init: WeightInit, fanIn?: number): string {
     if (!this.options.weights) throw new Error(`GraphBuilder ${this.name}: no weight source for ${name}`);
-    return this.initializer(name, this.options.weights.tensor(name, dims, init, fanIn), dims);
+    const values = this.options.weights.tensor(name, dims, init, fanIn);
+    if (this.options.precision !== "fp16") return this.initializer(name, values, dims);
+    // ORT folds the Cast at session creation: CPU compute stays float32 while the files are half size
+    return this.op("Cast", [this.initializer(name, toFloat16Array(values), dims)], { to: ELEM.float32 });
   }
 
   /** A shared int64 constant (shapes, axes), created once per distinct value. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
 import type { GenerationSpec } from "@troupe/shared/contracts/generation";
 import { ClipTokenizer } from "@troupe/shared/tokenizer";
@@ -58,6 +58,35 @@ describe("FastComposerPipeline on the tiny bundle", () => {
     const other = [refs[2], refs[0]];
     expect((await png(spec({ alpha: 0 }))).equals(await png(spec({ alpha: 0 }), other))).toBe(true);
     expect((await png(spec({ alpha: 1 }))).equals(await png(spec({ alpha: 1 }), other))).toBe(false);
+  });
+
+  it.each([
+    ["ddim", 2],
+    ["euler", 2],
+    ["dpmpp-2m", 2],
+    ["pndm", 3], // 11 calls: the warm-up call is step 0
+  ] as const)("%s at alpha 0.8 and 10 steps feeds the UNet the text-only embedding on the first %i calls", async (scheduler, expected) => {
+    // The conditional half of encoder_hidden_states, per UNet call; alpha 0 gives the text-only one throughout.
+    const conditionalHalves = async (alpha: number) => {
+      const seen: Buffer[] = [];
+      const unet = bundle.sessions.unet;
+      const run = unet.run.bind(unet);
+      const spy = vi.spyOn(unet, "run").mockImplementation((feeds, options) => {
+        const data = (feeds as Record<string, { data: Float32Array }>).encoder_hidden_states.data;
+        seen.push(Buffer.from(data.buffer, data.byteOffset + data.byteLength / 2, data.byteLength / 2));
+        return run(feeds, options as never);
+      });
+      try {
+        await pipeline.generate({ spec: spec({ scheduler, steps: 10, alpha }), references: refs.slice(0, 2) });
+      } finally {
+        spy.mockRestore();
+      }
+      return seen;
+    };
+    const textOnly = (await conditionalHalves(0))[0];
+    const calls = await conditionalHalves(0.8); // (1 - 0.8) * 10 is 1.9999999999999996 in binary
+    expect(calls).toHaveLength(scheduler === "pndm" ? 11 : 10);
+    expect(calls.map((c) => c.equals(textOnly))).toEqual(calls.map((_, i) => i < expected));
   });
 
   it("with guidance scale 1 is the unguided conditional prediction: the negative prompt has no effect", async () => {

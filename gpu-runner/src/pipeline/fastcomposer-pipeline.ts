@@ -6,7 +6,7 @@ import { AppError, CanceledError } from "@troupe/shared/errors";
 import type { LoadedBundle } from "../bundle/load-bundle.ts";
 import { createScheduler } from "../schedulers/index.ts";
 import { buildAttentionBias } from "./attention-bias.ts";
-import { applyGuidance, subjectStartStep } from "./guidance.ts";
+import { applyGuidance, textOnlyCalls } from "./guidance.ts";
 import { encodePng, renderHeatmap, toRgb8 } from "./image-output.ts";
 import { randn } from "./random.ts";
 import { preprocessReference } from "./reference-image.ts";
@@ -90,7 +90,6 @@ export class FastComposerPipeline implements ImagePipeline {
     const biasTensor = f32(bias, [2, L, h, w]);
 
     // 7. Denoising loop: per image, one batch-2 UNet call per step ([negative, conditional]), CFG
-    const start = subjectStartStep(spec.alpha, spec.steps);
     const hiddenText = batchEmbeddings(negative, textOnly, L, D);
     const hiddenAugmented = batchEmbeddings(negative, augmented, L, D);
     const mapPlane = L * (h / 4) * (w / 4);
@@ -105,13 +104,13 @@ export class FastComposerPipeline implements ImagePipeline {
       const timesteps = scheduler.timesteps;
       // PNDM runs warm-up iterations on top of the requested steps; they count as step 0.
       const warmUp = timesteps.length - spec.steps;
+      // Delayed subject conditioning: the first `textCalls` UNet calls see the text-only embeddings
+      const textCalls = textOnlyCalls(spec.alpha, spec.steps, timesteps.length);
       let latents = noise.slice(n * latentSize, (n + 1) * latentSize).map((v) => v * scheduler.initNoiseSigma);
       for (let i = 0; i < timesteps.length; i++) {
         if (options.signal?.aborted) throw new CanceledError();
         const timestep = timesteps[i];
-        const step = Math.max(0, i - warmUp);
-        // Delayed subject conditioning: text-only embeddings until step floor((1 − alpha) · steps)
-        const conditioned = step >= start;
+        const conditioned = i >= textCalls;
         const scaled = scheduler.scaleModelInput(latents, timestep);
         const sample = new Float32Array(2 * latentSize);
         sample.set(scaled, 0);
@@ -124,7 +123,7 @@ export class FastComposerPipeline implements ImagePipeline {
         });
         latents = scheduler.step(applyGuidance(floats(out.noise_pred), spec.guidanceScale), timestep, latents);
         // Attention maps: the first image's conditional half, over the subject-conditioned steps (all, if none)
-        if (n === 0 && (conditioned || start >= spec.steps)) {
+        if (n === 0 && (conditioned || textCalls >= timesteps.length)) {
           const probs = floats(out.attention_probs);
           for (let k = 0; k < mapPlane; k++) attention[k] += probs[mapPlane + k];
           attentionSteps++;

@@ -11,6 +11,10 @@ export const MAX_INPUT_PIXELS = 40_000_000;
 /**
  * One reference photo → CLIP pixel values [3,size,size] (DESIGN §4 step 3): decode (EXIF
  * orientation applied), pad to a square with black, resize to `size`, normalize with CLIP mean/std.
+ * The resize uses the linear kernel, which libvips widens by the shrink factor when downscaling: the
+ * antialiased bilinear (triangle) filter of FastComposer's torchvision `Resize(BILINEAR, antialias=True)`
+ * (equal to 8-bit rounding away from the borders for shrinks under 4×; past that libvips box-shrinks first,
+ * which is close, not equal).
  */
 export async function preprocessReference(bytes: Uint8Array, size: number, subject = 0): Promise<Float32Array> {
   let decoded: { data: Buffer; info: { channels: number } };
@@ -36,7 +40,7 @@ export async function preprocessReference(bytes: Uint8Array, size: number, subje
       .raw()
       .toBuffer({ resolveWithObject: true });
     decoded = await sharp(padded.data, { raw: { width: padded.info.width, height: padded.info.height, channels: padded.info.channels } })
-      .resize(size, size, { kernel: "cubic" })
+      .resize(size, size, { kernel: "linear" })
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (e) {

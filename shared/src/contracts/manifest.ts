@@ -51,6 +51,8 @@ export const ManifestSchema = z.object({
   }),
   maxSubjects: z.number().int().positive(),
   scheduler: SchedulerConfigSchema,
+  /** How the graphs store their weights; compute is float32 on every provider either way (fp16 weights are cast at load). */
+  precision: z.enum(["fp32", "fp16"]).default("fp32"),
   tokenizer: z.object({ merges: z.string().min(1) }),
   graphs: z.object({
     textEncoder: z.string(),

@@ -23,6 +23,7 @@ export function fixtureManifest(overrides: Partial<Manifest> = {}): Manifest {
     tokens: { bos: 49406, eos: 49407, pad: 49407, maxLength: 77, vocabSize: 49408 },
     maxSubjects: 2,
     scheduler: SD15_SCHEDULER_CONFIG,
+    precision: "fp32",
     tokenizer: { merges: MERGES_NAME },
     // The API reads only the manifest and the merges file; the graphs need not exist.
     graphs: { textEncoder: "text_encoder.onnx", imageEncoder: "image_encoder.onnx", fuse: "fuse.onnx", unet: "unet.onnx", vaeDecoder: "vae_decoder.onnx" },
