@@ -32,6 +32,13 @@ describe("unpickle", () => {
     expect(unpickle(p.stop(), "t")).toEqual([-1, -32768, 2n ** 64n, 1.5, null, true, false, "hi", "z", "é", "A", Uint8Array.from([1, 2]), [], 9]);
   });
 
+  it("a list of 300,000 items (APPENDS, DUP)", () => {
+    const head = new Pickler().proto().raw(0x5d).mark().raw(0x4b, 1).bytes();
+    const pickle = Buffer.concat([head, Buffer.alloc(299_999, 0x32), Buffer.from([0x65, 0x2e])]); // DUP ×299,999, APPENDS, STOP
+    const list = unpickle(pickle, "t") as number[];
+    expect([list.length, list[0], list.at(-1)]).toEqual([300_000, 1, 1]);
+  });
+
   it("STACK_GLOBAL of an allowed name gives an opaque marker", () => {
     const p = new Pickler().proto(4).raw(0x8c, 11, ...Buffer.from("collections"), 0x8c, 11, ...Buffer.from("OrderedDict"), 0x93);
     expect(unpickle(p.stop(), "t")).toEqual(new PickleGlobal("collections", "OrderedDict"));

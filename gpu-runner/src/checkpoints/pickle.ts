@@ -136,7 +136,7 @@ export function unpickle(data: Uint8Array, what: string): PickleValue {
   };
   const appendItems = (list: PickleValue, items: PickleValue[]): void => {
     if (!isList(list)) fail(`pickle APPEND(S) on a non-list at byte ${opAt}`);
-    (list as PickleValue[]).push(...items);
+    for (const item of items) (list as PickleValue[]).push(item); // not push(...items): a long APPENDS would overflow the call stack
   };
   const global = (module: string, name: string): PickleGlobal => {
     const full = `${module}.${name}`;

@@ -9,14 +9,17 @@ import { safetensorsSource, seededRandom, type WeightSource } from "../graph/wei
 export { ensureTinyBundle } from "../bundle/tiny-bundle.ts";
 
 const USAGE = `usage: tsx gpu-runner/src/cli/make-bundle.ts --config tiny|sd15 [--out DIR] [--seed N]
-         [--weights a.safetensors,b.safetensors] [--weight-prefixes p1.,p2.] [--merges FILE]
+         [--weights a.safetensors,b.safetensors] [--weight-prefixes p1.,p2.] [--merges FILE] [--precision fp32|fp16]
 
   --config           graph sizes: ${Object.keys(CONFIGS).join(", ")}
   --out              bundle folder [models/<config> under the repository root]
   --seed             seeded-random weights (ignored with --weights) [${TINY_SEED}]
   --weights          safetensors files holding every tensor by diffusers/transformers name
-  --weight-prefixes  prefixes tried when a name is not found as is (e.g. "postfuse_module.")
-  --merges           the CLIP BPE merges file to copy in (required for sd15)`;
+  --weight-prefixes  prefixes stripped from the keys that have them (e.g. "postfuse_module.")
+  --merges           the CLIP BPE merges file to copy in (required for sd15)
+  --precision        weight storage, fp32 or fp16 [fp32]
+
+For real weights use \`npm run model:build\` (FastComposer's checkpoint + SD 1.5, any layout).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
       weights: { type: "string" },
       "weight-prefixes": { type: "string" },
       merges: { type: "string" },
+      precision: { type: "string", default: "fp32" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -35,6 +39,7 @@ async function main(): Promise<void> {
     console.error(USAGE);
     process.exit(values.help ? 0 : 2);
   }
+  if (values.precision !== "fp32" && values.precision !== "fp16") throw new Error(`--precision must be fp32 or fp16, got ${values.precision}`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
   const split = (s: string | undefined) => (s ? s.split(",").filter(Boolean) : []);
@@ -45,8 +50,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   const manifest = await writeBundle(config, out, source, {
     merges: values.merges,
+    precision: values.precision,
     // the same version ensureTinyBundle expects, so `npm run model:tiny` and the tests share one bundle
-    version: files.length > 0 ? `${GRAPH_REVISION}-safetensors` : `${GRAPH_REVISION}-seed${seed}`,
+    version: `${GRAPH_REVISION}-${files.length > 0 ? "safetensors" : `seed${seed}`}${values.precision === "fp16" ? "-fp16" : ""}`,
   });
   const bytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
   console.log(JSON.stringify({ bundle: out, name: manifest.name, version: manifest.version, files: manifest.files.length, bytes, ms: Math.round(performance.now() - started) }));

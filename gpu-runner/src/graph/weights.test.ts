@@ -49,11 +49,17 @@ describe("safetensorsSource", () => {
   writeSafetensors(a, { "conv_in.weight": { dtype: "F32", shape: [2, 3], bytes: f32 } });
   writeSafetensors(b, { "postfuse_module.mlp1.fc1.bias": { dtype: "F16", shape: [5], bytes: f16 } });
 
-  it("reads F32 and F16 tensors by name across files, with optional prefixes", () => {
+  it("reads F32 and F16 tensors by name across files, prefixes stripped", () => {
     const source = safetensorsSource([a, b], { prefixes: ["postfuse_module."] });
     expect(source.tensor("conv_in.weight", [2, 3], "normal")).toEqual(Float32Array.from([1.5, -2, 0.25, 3, 4, 5]));
     expect(source.tensor("mlp1.fc1.bias", [5], "zeros")).toEqual(Float32Array.from([1, -2, 0.5, 65504, 2 ** -24]));
     source.close();
+  });
+
+  it("refuses two keys that land on one name instead of picking one", () => {
+    const c = join(dir, "c.safetensors");
+    writeSafetensors(c, { "mlp1.fc1.bias": { dtype: "F16", shape: [5], bytes: f16 } });
+    expect(() => safetensorsSource([b, c], { prefixes: ["postfuse_module."] })).toThrow(/mlp1\.fc1\.bias could come from postfuse_module\.mlp1\.fc1\.bias in .*b\.safetensors or mlp1\.fc1\.bias in .*c\.safetensors/);
   });
 
   it("names a missing tensor and a shape mismatch", () => {
