@@ -235,3 +235,23 @@ export function tempDir(): { path(name: string): string; write(name: string, dat
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+export interface SafetensorsInput {
+  dtype: string;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+/** A safetensors file: u64 LE header length, JSON header, raw little-endian data. */
+export function safetensorsBytes(tensors: Record<string, SafetensorsInput>): Buffer {
+  let offset = 0;
+  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    offset += t.bytes.length;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, ...Object.values(tensors).map((t) => t.bytes)]);
+}

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { safetensorsBytes, type SafetensorsInput } from "../checkpoints/test-support.ts";
 import { safetensorsSource, seededRandom } from "./weights.ts";
 
 describe("seededRandom", () => {
@@ -24,18 +25,8 @@ describe("seededRandom", () => {
   });
 });
 
-/** A safetensors file: u64 LE header length, JSON header, raw little-endian data. */
-function writeSafetensors(path: string, tensors: Record<string, { dtype: "F32" | "F16"; shape: number[]; bytes: Buffer }>): void {
-  let offset = 0;
-  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
-  for (const [name, t] of Object.entries(tensors)) {
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
-    offset += t.bytes.length;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(path, Buffer.concat([length, json, ...Object.values(tensors).map((t) => t.bytes)]));
+function writeSafetensors(path: string, tensors: Record<string, SafetensorsInput>): void {
+  writeFileSync(path, safetensorsBytes(tensors));
 }
 
 describe("safetensorsSource", () => {

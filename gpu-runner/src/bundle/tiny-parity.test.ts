@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TINY_CONFIG } from "../graph/configs/tiny.ts";
+import { safetensorsSource } from "../graph/weights.ts";
+import { goldenErrors, PARITY } from "../model-build/test-support.ts";
+import { loadBundle, releaseBundle } from "./load-bundle.ts";
+import { writeBundle } from "./write-bundle.ts";
+
+/**
+ * The tiny config built from the reference's own float32 weights (`make-bundle --config tiny --weights …
+ * --weight-prefixes postfuse_module.`) against diffusers / transformers / FastComposer goldens.
+ */
+const TINY = join(PARITY, "tiny");
+const WEIGHTS = ["unet", "vae", "text_encoder", "image_encoder", "fuse"].map((c) => join(TINY, "weights", `${c}.safetensors`));
+const CASES: [string, string][] = [
+  ["text_encoder.onnx", "text_encoder"],
+  ["image_encoder.onnx", "image_encoder"],
+  ["fuse.onnx", "fuse"],
+  ["unet.onnx", "unet_zero_bias"],
+  ["unet.onnx", "unet_box_bias"],
+  ["unet.onnx", "unet_nonsquare_box_bias"],
+  ["vae_decoder.onnx", "vae_square"],
+  ["vae_decoder.onnx", "vae_nonsquare"],
+];
+/**
+ * fp16 storage of float32 weights rounds each to 11 significant bits (relative 2^-11 ≈ 4.9e-4); through
+ * these random networks the outputs moved by at most 1.7e-3 (the UNet's noise_pred); 1e-2 is the documented bound.
+ */
+const FP16_TOLERANCE = 1e-2;
+
+const work = mkdtempSync(join(tmpdir(), "tiny-parity-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function bundle(precision: "fp32" | "fp16"): Promise<string> {
+  const dir = join(work, precision);
+  const source = safetensorsSource(WEIGHTS, { prefixes: ["postfuse_module."] });
+  try {
+    await writeBundle(TINY_CONFIG, dir, source, { precision, version: "parity" });
+  } finally {
+    source.close();
+  }
+  return dir;
+}
+
+describe("tiny bundle from the reference weights", () => {
+  const dirs: Record<string, string> = {};
+  beforeAll(async () => {
+    dirs.fp32 = await bundle("fp32");
+    dirs.fp16 = await bundle("fp16");
+  });
+
+  it.each(CASES)("%s matches %s (rel ≤ 1e-4)", async (graph, golden) => {
+    const errors = await goldenErrors(join(dirs.fp32, graph), join(TINY, "io", `${golden}.safetensors`));
+    for (const [name, rel] of Object.entries(errors)) expect(rel, name).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("an fp16 bundle loads in the runner on the CPU provider (weights cast to float32 at load)", async () => {
+    const loaded = await loadBundle(dirs.fp16, { executionProvider: "cpu" });
+    expect(loaded.manifest.precision).toBe("fp16");
+    await releaseBundle(loaded);
+  });
+
+  it.each(CASES)("fp16 storage: %s stays within the documented fp16 tolerance of %s", async (graph, golden) => {
+    const errors = await goldenErrors(join(dirs.fp16, graph), join(TINY, "io", `${golden}.safetensors`));
+    for (const [name, rel] of Object.entries(errors)) expect(rel, name).toBeLessThanOrEqual(FP16_TOLERANCE);
+  });
+});
