@@ -15,7 +15,7 @@ import type { Component } from "../../gpu-runner/src/model-build/component-weigh
  * files hold and the graphs never read (the VAE encoder and quant_conv, the CLIP position_ids buffers).
  */
 
-export type DType = "F32" | "F16" | "I64";
+export type DType = "F32" | "F16" | "I64" | "I32";
 
 export interface TensorSpec {
   name: string;
@@ -26,7 +26,7 @@ export interface TensorSpec {
 }
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-export const BYTES: Record<DType, number> = { F32: 4, F16: 2, I64: 8 };
+export const BYTES: Record<DType, number> = { F32: 4, F16: 2, I64: 8, I32: 4 };
 export const byteSize = (t: TensorSpec): number => numel(t.shape) * BYTES[t.dtype];
 
 /** A WeightSource that records (name, dims) and hands out zeros from one shared buffer. */
@@ -208,8 +208,11 @@ export const isScheduleBuffer = (name: string): boolean => SCHEDULE_BUFFERS.incl
  * The single-file state dict (`model.diffusion_model.*`, `first_stage_model.*`, `cond_stage_model.transformer.*`)
  * plus the schedule buffers, as diffusers' convert_diffusers_to_original_stable_diffusion.py names it. Each name
  * is checked against the project's own forward map (`mapLdmKey`), so a wrong inverse fails here, not in the bench.
+ * `ema`: also the UNet's EMA copy as non-pruned files (`v1-5-pruned.ckpt`, 7.7 GB) hold it — LitEma's buffers,
+ * named without dots, between the UNet and the VAE (LatentDiffusion registers `model`, `model_ema`,
+ * `first_stage_model`, `cond_stage_model` in that order, its own schedule buffers first).
  */
-export function ldmKeys(components: Map<Component, TensorSpec[]>, config: ModelConfig, dtype: "F32" | "F16"): TensorSpec[] {
+export function ldmKeys(components: Map<Component, TensorSpec[]>, config: ModelConfig, dtype: "F32" | "F16", options: { ema?: boolean } = {}): TensorSpec[] {
   const unet = components.get("unet")!.map((t) => ({ ...t, name: `model.diffusion_model.${unetToLdm(t.name, config)}` }));
   const vae = components.get("vae")!.map((t) => vaeToLdm(t, config));
   // `--half` halves every tensor, position_ids included; a float32 file keeps them int64
@@ -224,5 +227,12 @@ export function ldmKeys(components: Map<Component, TensorSpec[]>, config: ModelC
       if (!ok) throw new Error(`LDM name ${t.name} maps back to ${JSON.stringify(m)}, not ${component} ${want}`);
     });
   const buffers: TensorSpec[] = SCHEDULE_BUFFERS.map((name) => ({ name, dtype, shape: [1000] }));
-  return [...buffers, ...unet, ...vae, ...text];
+  const ema: TensorSpec[] = options.ema
+    ? [
+        { name: "model_ema.decay", dtype: "F32", shape: [], values: "arange" },
+        { name: "model_ema.num_updates", dtype: "I32", shape: [], values: "arange" },
+        ...unet.map((t) => ({ ...t, name: `model_ema.${t.name.slice("model.".length).replace(/\./g, "")}` })),
+      ]
+    : [];
+  return [...buffers, ...unet, ...ema, ...vae, ...text];
 }

@@ -23,7 +23,7 @@ export class Values {
   /** The bytes of `t`, one chunk at a time (each chunk is reused: write it before asking for the next). */
   *bytes(t: TensorSpec): Generator<Buffer> {
     const total = byteSize(t);
-    if (t.values === "arange") {
+    if (t.values === "arange" || t.dtype === "I32" || t.dtype === "I64") {
       yield arange(t);
       return;
     }
@@ -66,6 +66,7 @@ function arange(t: TensorSpec): Buffer {
   for (let i = 0; i < n; i++) {
     const v = i % last;
     if (t.dtype === "I64") out.writeBigInt64LE(BigInt(v), i * 8);
+    else if (t.dtype === "I32") out.writeInt32LE(v, i * 4);
     else if (t.dtype === "F32") out.writeFloatLE(v, i * 4);
     else out.writeUInt16LE(halfOfInteger(v), i * 2);
   }
@@ -124,7 +125,7 @@ export function writeSafetensors(path: string, tensors: TensorSpec[], options: {
 
 // ---- pickle (protocol 2, as torch.save writes data.pkl) ---------------------------------------------------
 
-const STORAGE_CLASS: Record<DType, string> = { F32: "FloatStorage", F16: "HalfStorage", I64: "LongStorage" };
+const STORAGE_CLASS: Record<DType, string> = { F32: "FloatStorage", F16: "HalfStorage", I64: "LongStorage", I32: "IntStorage" };
 
 class PickleWriter {
   private readonly parts: Buffer[] = [];
