@@ -37,7 +37,7 @@ describe("model:build --publish", () => {
     );
     expect(run.stderr).not.toMatch(/model:build:/);
     expect(run.stdout).toMatch(/^unet: 682 tensors from the FastComposer checkpoint$/m);
-    expect(run.stdout).toMatch(new RegExp(`published 8 files to ${uri} \\(manifest.json last\\)`));
+    expect(run.stdout).toMatch(new RegExp(`published 7 files to ${uri} \\(manifest.json last\\)`));
 
     process.env.TROUPE_BUNDLE_CACHE = join(work, "cache");
     const dir = await resolveBundleDir(uri, env.clients.s3);
