@@ -1,8 +1,10 @@
-import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openSafetensors } from "../checkpoints/safetensors-file.ts";
+import { safetensorsBytes } from "../checkpoints/test-support.ts";
 import { GraphBuilder } from "../graph/builder.ts";
 import { buildFuse } from "../graph/models/fuse.ts";
 import { sessionOf } from "../graph/test-support.ts";
@@ -123,6 +125,29 @@ describe("model:build from FastComposer's checkpoint + an SD 1.5 diffusers folde
       const out = await session.run({ text_embeds: io["in.text_embeds"], image_embeds: io["in.image_embeds"] });
       expect(relativeError(out.fused.data as Float32Array, io["out.fused"].data as Float32Array), file).toBeLessThanOrEqual(TOLERANCE);
     }
+  });
+});
+
+describe("model:build from a diffusers folder with a sharded float32 UNet", () => {
+  it("reads the shards the index names, prefers them over the fp16 variant, and matches the stock goldens", async () => {
+    const folder = join(work, "sharded");
+    cpSync(SD15_FOLDER, folder, { recursive: true });
+    const stock = openSafetensors(join(SD15_FOLDER, "unet", "diffusion_pytorch_model.fp16.safetensors"));
+    const names = [...stock.tensors.keys()];
+    const shards = [names.slice(0, 300), names.slice(300)].map((part, i) => ({ file: `diffusion_pytorch_model-0000${i + 1}-of-00002.safetensors`, part }));
+    for (const { file, part } of shards) {
+      const tensors = Object.fromEntries(part.map((n) => { const t = stock.tensors.get(n)!; return [n, { dtype: "F32", shape: [...t.shape], bytes: new Uint8Array(t.read().buffer) }]; }));
+      writeFileSync(join(folder, "unet", file), safetensorsBytes(tensors));
+    }
+    stock.close();
+    const weightMap = Object.fromEntries(shards.flatMap(({ file, part }) => part.map((n) => [n, file])));
+    writeFileSync(join(folder, "unet", "diffusion_pytorch_model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+
+    const r = await build({ fastcomposer: CHECKPOINT, sd15: folder, fromSd15: ["unet"] });
+    const unet = r.components.find((c) => c.component === "unet")!;
+    expect(unet.from).toEqual(shards.map(({ file, part }) => ({ file: join(folder, "unet", file), count: part.length })));
+    expect(r.unused).toContainEqual({ file: join(folder, "unet", "diffusion_pytorch_model.fp16.safetensors"), count: 1, reason: expect.stringMatching(/index\.json is preferred/) });
+    await expectGoldens(r.out, GRAPHS.unet, join(SF, "io", "unet_box_bias.safetensors"));
   });
 });
 
