@@ -50,6 +50,12 @@ export const ManifestSchema = z.object({
     vocabSize: z.number().int().positive(), // 512 byte symbols + merges + 2 specials (CLIP: 49408)
   }),
   maxSubjects: z.number().int().positive(),
+  /**
+   * What the UNet may be asked on the runner's device, in pixels (width × height) × batch: one UNet call
+   * of batch 2·N runs N images together only within `maxBatchPixels` (else one image at a time); a job's
+   * numImages × width × height above `maxJobPixels` is refused by the API. Absent: no batching, no limit.
+   */
+  memory: z.object({ maxBatchPixels: z.number().int().positive(), maxJobPixels: z.number().int().positive() }).optional(),
   scheduler: SchedulerConfigSchema,
   /** How the graphs store their weights; compute is float32 on every provider either way (fp16 weights are cast at load). */
   precision: z.enum(["fp32", "fp16"]).default("fp32"),
