@@ -148,6 +148,24 @@ interface Row {
   error?: string;
 }
 
+const file = fileURLToPath(new URL(small ? "model-build.small.json" : "model-build.json", import.meta.url));
+const inputsWritten: { input: string; bytes: number; seconds: number }[] = [];
+/** Rewritten after every layout, so a run cut short still leaves what it measured. */
+function saveReport(): void {
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
+    size: small ? "small (parity fixtures)" : "full SD 1.5",
+    unit: `bytes (${U} in the table = ${UNIT} bytes)`,
+    requirement: "peak RSS < 1.5 × the largest component's weights (the UNet, in the output precision)",
+    unet: { parameters: unetParams, fp32Bytes: unetBytes.fp32, fp16Bytes: unetBytes.fp16 },
+    fixturesChecked,
+    inputs: inputsWritten,
+    rows,
+  };
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
 const written = new Map<InputKey, number>();
 const rows: Row[] = [];
 try {
@@ -158,6 +176,7 @@ try {
       mkdirSync(dirname(INPUTS[key].path), { recursive: true });
       INPUTS[key].write(INPUTS[key].path);
       written.set(key, sizeOf(INPUTS[key].path));
+      inputsWritten.push({ input: INPUTS[key].what, bytes: written.get(key)!, seconds: round((performance.now() - started) / 1000, 1) });
       console.log(`wrote ${INPUTS[key].what}: ${gb(written.get(key)!)} ${U} in ${round((performance.now() - started) / 1000, 1)} s`);
     }
     const [fc, sd15, clip, sd15Config] = layout.inputs.map((k) => INPUTS[k].path);
@@ -192,9 +211,10 @@ try {
       ...(ok ? {} : { error: m.tail }),
     };
     rows.push(row);
+    saveReport();
     console.log(
       ok
-        ? `  ${row.seconds} s, peak RSS ${gb(row.peakRssBytes)} ${U} (conversion ${gb(row.convertPeakRssBytes)} ${U}, verification ${gb(row.verifyPeakRssBytes)} ${U}), bundle ${gb(row.bundleBytes)} ${U}`
+        ? `  ${row.seconds} s, peak RSS ${gb(row.peakRssBytes)} ${U} (conversion ${gb(row.convertPeakRssBytes)} ${U}, verification ${row.verifyPeakRssBytes === null ? "—" : `${gb(row.verifyPeakRssBytes)} ${U}`}), bundle ${gb(row.bundleBytes)} ${U}`
         : `  FAILED (exit ${m.code}):\n${m.tail}`,
     );
     rmSync(out, { recursive: true, force: true });
@@ -225,17 +245,6 @@ console.table(
   })),
 );
 
-const file = fileURLToPath(new URL(small ? "model-build.small.json" : "model-build.json", import.meta.url));
-const report = {
-  date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
-  size: small ? "small (parity fixtures)" : "full SD 1.5",
-  unit: `bytes (${U} in the table = ${UNIT} bytes)`,
-  requirement: "peak RSS < 1.5 × the largest component's weights (the UNet, in the output precision)",
-  unet: { parameters: unetParams, fp32Bytes: unetBytes.fp32, fp16Bytes: unetBytes.fp16 },
-  fixturesChecked,
-  rows,
-};
-writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+saveReport();
 console.log(`wrote ${file.slice(ROOT.length)}`);
 if (rows.some((r) => !r.ok)) process.exitCode = 1;

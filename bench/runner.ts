@@ -5,8 +5,11 @@
  *    sd15-sized bundle at 256×256 (seeded random weights: same compute as the real model);
  * 2. the local stack end to end: job time minus inference time (our orchestration), and jobs per
  *    minute with 1 and 2 runners.
+ * 3. attention: the sd15-sized UNet with explicit vs fused attention at 512² (s/call, peak RSS, each in
+ *    its own process) and the fused one at 1024² (bench/runner/attention-bench.ts).
  * Writes bench/runner.json. `--skip-sd15` leaves out the large bundle (it takes ~2 min to build
- * and ~4 GB of disk under models/sd15).
+ * and ~4 GB of disk under models/sd15); `--skip-attention` leaves out part 3 (two ~3.4 GB graphs in a
+ * temp folder, a few minutes).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -16,11 +19,13 @@ import { ensureTinyBundle, MODELS_DIR } from "../gpu-runner/src/bundle/tiny-bund
 import { writeBundle } from "../gpu-runner/src/bundle/write-bundle.ts";
 import { SD15_CONFIG } from "../gpu-runner/src/graph/configs/sd15.ts";
 import { seededRandom } from "../gpu-runner/src/graph/weights.ts";
+import { benchAttention, printAttentionBench, type AttentionBenchResult } from "./runner/attention-bench.ts";
 import { benchPipeline, type PipelineBenchResult } from "./runner/pipeline-bench.ts";
 import { benchStack, type StackBenchResult } from "./runner/stack-bench.ts";
 
 const CLIP_MERGES = fileURLToPath(new URL("../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz", import.meta.url));
 const skipSd15 = process.argv.includes("--skip-sd15");
+const skipAttention = process.argv.includes("--skip-attention");
 
 async function ensureSd15(): Promise<string> {
   const dir = join(MODELS_DIR, "sd15");
@@ -42,10 +47,16 @@ console.log("\nPipeline: our denoising loop vs the bare UNet session.run (same i
 console.table(pipelines.map((p) => ({ bundle: p.bundle, size: p.size, "loop ms/step": p.loopMsPerStep, "bare ms/step": p.bareMsPerStep, "loop/bare": p.overheadRatio, "peak RSS MB": p.peakRssMb })));
 console.log("Stages (ms, last round)");
 console.table(Object.fromEntries(pipelines.map((p) => [`${p.bundle} ${p.size}`, p.stagesMs])));
+console.log(`Denoising time / its own UNet session.run time (same run): ${pipelines.map((p) => `${p.bundle} ×${p.inRunRatio}`).join(", ")}`);
+console.log("numImages 4: one batch-2N UNet call per step vs one image at a time (s/image, medians)");
+console.table(pipelines.map((p) => ({ bundle: p.bundle, size: p.size, steps: p.numImages.steps, "batched s/img": p.numImages.batchedSecondsPerImage, "looped s/img": p.numImages.loopedSecondsPerImage, "batched denoise s/img": p.numImages.batchedDenoiseSecondsPerImage, "looped denoise s/img": p.numImages.loopedDenoiseSecondsPerImage, speedup: p.numImages.speedup })));
 console.log("Local stack, tiny bundle, 10 steps at 128×128");
 console.table(stacks.map((s) => ({ runners: s.runners, "end-to-end ms": s.endToEndMs, "inference ms": s.inferenceMs, "orchestration ms": s.orchestrationMs, "jobs/min": s.jobsPerMinute })));
 
+const attention: AttentionBenchResult | undefined = skipAttention ? undefined : await benchAttention({ size: 512, calls: 3, largeSize: 1024 });
+if (attention) printAttentionBench(attention);
+
 mkdirSync(fileURLToPath(new URL(".", import.meta.url)), { recursive: true });
-const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, pipelines, stacks };
+const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, pipelines, stacks, attention };
 writeFileSync(fileURLToPath(new URL("runner.json", import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
 console.log("wrote bench/runner.json");

@@ -55,6 +55,12 @@ describe("400 invalid_request", () => {
     expect(res.body.error.details).toEqual([expect.objectContaining({ path: [field] })]);
   });
 
+  it("refuses a job over the manifest's memory budget (numImages × width × height > maxJobPixels), naming the limit", async () => {
+    const res = await rejectsSubmission({ body: valid({ numImages: 3, width: 256, height: 256 }) }, 400, "invalid_request");
+    expect(res.body.error.message).toMatch(/maxJobPixels/);
+    expect(res.body.error.details).toEqual([expect.objectContaining({ path: ["numImages"] })]);
+  });
+
   it("refuses more subjects than the model takes", async () => {
     const body = { prompt: "a man img a woman img a dog img", subjects: [{ uploadId: photo }, { uploadId: photo2 }, { uploadId: photo }] };
     const res = await rejectsSubmission({ body }, 400, "invalid_request");

@@ -1,4 +1,5 @@
 import type { Manifest } from "@troupe/shared/contracts/manifest";
+import type { ExecutionProvider } from "../onnx/sessions.ts";
 
 export type GraphKey = keyof Manifest["graphs"];
 
@@ -43,3 +44,22 @@ export const GRAPH_FILES: Record<GraphKey, string> = {
   unet: "unet.onnx",
   vaeDecoder: "vae_decoder.onnx",
 };
+
+/** The file names of an fp16 bundle's float16-compute graphs (`manifest.gpuGraphs`), beside `GRAPH_FILES`. */
+export const GPU_GRAPH_FILES: Record<GraphKey, string> = {
+  textEncoder: "text_encoder.fp16.onnx",
+  imageEncoder: "image_encoder.fp16.onnx",
+  fuse: "fuse.fp16.onnx",
+  unet: "unet.fp16.onnx",
+  vaeDecoder: "vae_decoder.fp16.onnx",
+};
+
+/**
+ * The graphs an execution provider runs, and so the precision it computes in: the GPU providers (cuda,
+ * webgpu) run an fp16 bundle's `gpuGraphs` (float16 compute; float32 timestep embedding, GroupNorm
+ * statistics and inputs / outputs); the CPU provider, which has few float16 kernels, runs `graphs`
+ * (float32 compute, the fp16 weights cast at load). fp32 bundles have only `graphs`: float32 everywhere.
+ */
+export function graphFilesFor(manifest: Pick<Manifest, "graphs" | "gpuGraphs">, executionProvider: ExecutionProvider): Manifest["graphs"] {
+  return executionProvider !== "cpu" && manifest.gpuGraphs ? manifest.gpuGraphs : manifest.graphs;
+}

@@ -1,10 +1,13 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import onnxProto from "onnx-proto";
 import type * as ort from "onnxruntime-node";
 import { ManifestSchema, type Manifest } from "@troupe/shared/contracts/manifest";
 import { BundleError } from "@troupe/shared/errors";
 import { checkSessionIo, createSession, type ExecutionProvider, type SessionOptions } from "../onnx/sessions.ts";
-import { readBundleText, verifyFiles } from "./bundle-files.ts";
-import { graphSpecs, type GraphKey } from "./graph-spec.ts";
+import { float16ComputeProblems } from "../graph/fp16-compute.ts";
+import { bundlePath, readBundleText, verifyFiles } from "./bundle-files.ts";
+import { graphFilesFor, graphSpecs, type GraphKey } from "./graph-spec.ts";
 
 export type { ExecutionProvider } from "../onnx/sessions.ts";
 
@@ -38,27 +41,30 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return parsed.data;
 }
 
-/** Every graph and the merges file must be covered by a checksum. */
+/** Every graph (both sets of an fp16 bundle) and the merges file must be covered by a checksum. */
 function assertListed(manifest: Manifest): void {
   const listed = new Set(manifest.files.map((f) => f.path));
-  for (const path of [...Object.values(manifest.graphs), manifest.tokenizer.merges]) {
+  for (const path of [...Object.values(manifest.graphs), ...Object.values(manifest.gpuGraphs ?? {}), manifest.tokenizer.merges]) {
     if (!listed.has(path)) throw new BundleError(`${path}: named in manifest.json but not in its files list`, { file: path });
   }
 }
 
 /**
  * Loads a bundle directory (DESIGN §4): checks the manifest, every file's sha256, creates the five
- * sessions once and checks each graph's inputs and outputs against the contract.
+ * sessions once and checks each graph's inputs and outputs against the contract (float32 and int64 in
+ * both graph sets). Which graphs, hence which precision: `graphFilesFor` (an fp16 bundle computes in
+ * float16 on cuda / webgpu, in float32 on the CPU; an fp32 bundle in float32 everywhere).
  */
 export async function loadBundle(dir: string, options: LoadBundleOptions): Promise<LoadedBundle> {
   const manifest = await readManifest(dir);
   assertListed(manifest);
   await verifyFiles(dir, manifest.files);
   const specs = graphSpecs(manifest);
+  const files = graphFilesFor(manifest, options.executionProvider);
   const sessions: Partial<BundleSessions> = {};
   try {
     for (const key of Object.keys(specs) as GraphKey[]) {
-      const file = manifest.graphs[key];
+      const file = files[key];
       const session = await createSession(join(dir, file), file, options);
       sessions[key] = session;
       checkSessionIo(session, specs[key], file);
@@ -68,6 +74,17 @@ export async function loadBundle(dir: string, options: LoadBundleOptions): Promi
     throw e;
   }
   return { manifest, dir, mergesPath: join(dir, manifest.tokenizer.merges), sessions: sessions as BundleSessions };
+}
+
+/**
+ * One of an fp16 bundle's `gpuGraphs`, structurally (`float16ComputeProblems`: float32 I/O, the heavy ops
+ * reading float16, the timestep embedding and GroupNorm statistics float32): a BundleError naming the file.
+ * Reads the graph file only, never its weights.
+ */
+export async function checkGpuGraph(dir: string, file: string): Promise<void> {
+  const model = onnxProto.onnx.ModelProto.decode(await readFile(bundlePath(dir, file)));
+  const problems = float16ComputeProblems(model);
+  if (problems.length > 0) throw new BundleError(`${file}: not a float16-compute graph: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? "; …" : ""}`, { file, problems });
 }
 
 /** Releases the native sessions (tests, shutdown). */

@@ -23,6 +23,9 @@ describe("writeBundle with an operator's merges file", () => {
     expect(ManifestSchema.parse(manifest)).toEqual(manifest);
     expect(manifest.tokens).toEqual({ bos: 49406, eos: 49407, pad: 49407, maxLength: 77, vocabSize: 49408 });
     expect(manifest.tokenizer.merges).toBe("bpe_test_vocab.txt");
+    // the config's sizes and memory budget, as the API checks requests against them
+    expect(manifest.sizes).toEqual(TINY_CONFIG.sizes);
+    expect(manifest.memory).toEqual({ maxBatchPixels: 2 * 256 * 256, maxJobPixels: 2 * 256 * 256 });
     const listed = manifest.files.map((f) => f.path).sort();
     expect(listed).toContain("text_encoder.onnx.data");
     expect(listed).toEqual(readdirSync(out).filter((f) => f !== "manifest.json").sort());

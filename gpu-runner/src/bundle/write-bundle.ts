@@ -1,5 +1,6 @@
 import { copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import onnxProto from "onnx-proto";
 import { SD15_SCHEDULER_CONFIG, type Manifest, type SchedulerConfig } from "@troupe/shared/contracts/manifest";
 import { GraphBuilder, type WeightPrecision } from "../graph/builder.ts";
 import type { ModelConfig } from "../graph/configs/model-config.ts";
@@ -8,12 +9,13 @@ import { buildImageEncoder } from "../graph/models/image-encoder.ts";
 import { buildTextEncoder } from "../graph/models/text-encoder.ts";
 import { buildUNet } from "../graph/models/unet.ts";
 import { buildVaeDecoder } from "../graph/models/vae-decoder.ts";
+import { toFloat16Compute } from "../graph/fp16-compute.ts";
 import type { WeightSource } from "../graph/weights.ts";
 import { describeFile } from "./bundle-files.ts";
-import { GRAPH_FILES, type GraphKey } from "./graph-spec.ts";
+import { GPU_GRAPH_FILES, GRAPH_FILES, type GraphKey } from "./graph-spec.ts";
 
 /** Bumped whenever a graph's structure changes, so stale generated bundles are rebuilt. */
-export const GRAPH_REVISION = "3";
+export const GRAPH_REVISION = "4"; // 4: fused attention (com.microsoft.MultiHeadAttention), manifest.memory
 
 export interface WriteBundleOptions {
   /** The operator's CLIP merges file, copied in (required when the config does not train its own). */
@@ -38,7 +40,7 @@ const BUILDERS: Record<GraphKey, (g: GraphBuilder, config: ModelConfig, vocabSiz
   imageEncoder: buildImageEncoder,
   fuse: buildFuse,
   unet: (g, config) => buildUNet(g, config),
-  vaeDecoder: buildVaeDecoder,
+  vaeDecoder: (g, config) => buildVaeDecoder(g, config),
 };
 
 /** Writes the merges file; returns its bundle path and the vocabulary size it implies. */
@@ -56,19 +58,36 @@ async function writeMerges(config: ModelConfig, outDir: string, options: WriteBu
   return { path, vocabSize: config.tokenizer.vocabSize };
 }
 
-/** One graph to `<file>` (+ `<file>.data` when its large tensors go external); returns the files written. */
+/**
+ * fp16 bundles: weights over 64 KiB go to the `.data` file that the graph's two files share, so only
+ * biases and norms are inline, once in each.
+ */
+const FP16_EXTERNAL_THRESHOLD = 64 << 10;
+
+/**
+ * One graph to `<file>` (+ `<file>.data` when its large tensors go external); returns the files written.
+ * fp16 also writes the float16-compute form (`GPU_GRAPH_FILES`, the GPU providers' graph) over the same
+ * `.data` file; `<file>` computes in float32 (fp16 weights cast at load) for the CPU provider.
+ */
 async function writeGraph(key: GraphKey, config: ModelConfig, outDir: string, weights: WeightSource, vocabSize: number, precision: WeightPrecision): Promise<string[]> {
   const file = GRAPH_FILES[key];
   const dataFile = `${file}.data`;
   await rm(join(outDir, dataFile), { force: true });
-  const g = new GraphBuilder(key, { weights, externalDataPath: join(outDir, dataFile), precision });
+  const fp16 = precision === "fp16";
+  const g = new GraphBuilder(key, { weights, externalDataPath: join(outDir, dataFile), precision, ...(fp16 ? { externalThreshold: FP16_EXTERNAL_THRESHOLD } : {}) });
   BUILDERS[key](g, config, vocabSize);
-  await writeFile(join(outDir, file), g.toBytes());
+  const model = g.toModel();
+  await writeFile(join(outDir, file), onnxProto.onnx.ModelProto.encode(model).finish());
+  const files = [file];
+  if (fp16) {
+    await writeFile(join(outDir, GPU_GRAPH_FILES[key]), onnxProto.onnx.ModelProto.encode(toFloat16Compute(model)).finish());
+    files.push(GPU_GRAPH_FILES[key]);
+  }
   const hasData = await stat(join(outDir, dataFile)).then(
     () => true,
     () => false,
   );
-  return hasData ? [file, dataFile] : [file];
+  return hasData ? [...files, dataFile] : files;
 }
 
 /**
@@ -91,6 +110,7 @@ export async function writeBundle(config: ModelConfig, outDir: string, weights: 
     version: options.version ?? GRAPH_REVISION,
     hiddenSize: config.hiddenSize,
     sizes: config.sizes,
+    memory: config.memory,
     latentChannels: config.vae.latentChannels,
     vaeScaleFactor: 2 ** (config.vae.blockOutChannels.length - 1),
     imageSize: config.vision.imageSize,
@@ -107,6 +127,7 @@ export async function writeBundle(config: ModelConfig, outDir: string, weights: 
     precision,
     tokenizer: { merges: merges.path },
     graphs: GRAPH_FILES,
+    ...(precision === "fp16" ? { gpuGraphs: GPU_GRAPH_FILES } : {}),
     files: await Promise.all(written.map((path) => describeFile(outDir, path))),
   };
   await writeFile(join(outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -33,6 +33,20 @@ describe("GraphBuilder", () => {
     expect(graph.node![0].attribute![0].f).toBe(0.5);
   });
 
+  it("imports a contrib domain (com.microsoft, version 1) only when a node uses it", () => {
+    const plain = new GraphBuilder("plain");
+    plain.output(plain.op("Relu", [plain.input("x", "float32", [2])]), "y", "float32", [2]);
+    expect(onnx.ModelProto.decode(plain.toBytes()).opsetImport.map((o) => o.domain)).toEqual([""]);
+
+    const g = new GraphBuilder("contrib");
+    const x = g.input("x", "float32", [1, 4, 8]);
+    g.output(g.op("MultiHeadAttention", [x, x, x], { num_heads: 2 }, { domain: "com.microsoft" }), "y", "float32", [1, 4, 8]);
+    const model = onnx.ModelProto.decode(g.toBytes());
+    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([["", OPSET], ["com.microsoft", 1]]);
+    expect(model.graph!.node!.find((n) => n.opType === "MultiHeadAttention")!.domain).toBe("com.microsoft");
+    expect(() => g.op("Foo", [x], {}, { domain: "ai.example" as never })).toThrow(/unknown operator domain ai.example/);
+  });
+
   it("streams large initializers to an aligned external data file that ORT reads", async () => {
     const dataPath = join(dir, "big.onnx.data");
     const g = new GraphBuilder("big", { externalDataPath: dataPath, externalThreshold: 1024 });

@@ -9,6 +9,12 @@ import onnx = onnxProto.onnx;
 
 /** ONNX opset the graphs target: LayerNormalization needs 17. */
 export const OPSET = 17;
+/**
+ * Operator sets beside the default one that a node may use, with the version imported: ONNX Runtime's
+ * contrib ops (`com.microsoft`, e.g. the fused MultiHeadAttention) are version 1.
+ */
+export const EXTRA_OPSETS = { "com.microsoft": 1 } as const;
+export type OpDomain = keyof typeof EXTRA_OPSETS;
 const IR_VERSION = 8;
 
 export type DType = "float32" | "int64";
@@ -26,6 +32,11 @@ export interface FloatAttr {
 }
 export const float = (value: number): FloatAttr => ({ float: value });
 export type AttrValue = number | number[] | string | FloatAttr;
+
+export interface NodeOptions {
+  /** The operator's domain (default: the ONNX one); the model imports it only when a node uses it. */
+  domain?: OpDomain;
+}
 
 export interface GraphBuilderOptions {
   /** Where initializers over `externalThreshold` bytes go (`<graph>.onnx.data`); none keeps all inline. */
@@ -54,6 +65,7 @@ export class GraphBuilder {
   private readonly used = new Set<string>();
   private readonly counters = new Map<string, number>();
   private readonly constants = new Map<string, string>();
+  private readonly domains = new Set<OpDomain>();
   private externalFd: number | undefined;
   private externalOffset = 0;
 
@@ -132,17 +144,23 @@ export class GraphBuilder {
   }
 
   /** Adds one node; returns its output names (`outputs` of them). Empty-string inputs mean "omitted". */
-  node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputs = 1): string[] {
+  node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputs = 1, options: NodeOptions = {}): string[] {
     const hint = op.toLowerCase();
     const out = Array.from({ length: outputs }, () => this.unique(`${hint}_out`));
     const attribute = Object.entries(attrs).map(([key, value]) => attributeProto(key, value));
-    this.nodes.push({ opType: op, input: inputs, output: out, name: this.unique(hint), attribute });
+    const node: onnx.INodeProto = { opType: op, input: inputs, output: out, name: this.unique(hint), attribute };
+    if (options.domain) {
+      if (!(options.domain in EXTRA_OPSETS)) throw new Error(`GraphBuilder ${this.name}: unknown operator domain ${options.domain}`);
+      node.domain = options.domain;
+      this.domains.add(options.domain);
+    }
+    this.nodes.push(node);
     return out;
   }
 
   /** `node` for the common single-output case. */
-  op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
-    return this.node(op, inputs, attrs, 1)[0];
+  op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, options: NodeOptions = {}): string {
+    return this.node(op, inputs, attrs, 1, options)[0];
   }
 
   toModel(): onnx.ModelProto {
@@ -150,7 +168,7 @@ export class GraphBuilder {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: "troupe-graph-builder",
-      opsetImport: [{ domain: "", version: OPSET }],
+      opsetImport: [{ domain: "", version: OPSET }, ...[...this.domains].map((domain) => ({ domain, version: EXTRA_OPSETS[domain] }))],
       graph: { name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
     });
   }

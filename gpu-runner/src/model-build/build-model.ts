@@ -6,7 +6,7 @@ import { SchedulerConfigSchema, type Manifest, type SchedulerConfig } from "@tro
 import { readJson, type Json } from "../checkpoints/diffusers-folder.ts";
 import { verifyFiles } from "../bundle/bundle-files.ts";
 import { GRAPH_FILES, graphSpecs, type GraphKey } from "../bundle/graph-spec.ts";
-import { readManifest } from "../bundle/load-bundle.ts";
+import { checkGpuGraph, readManifest } from "../bundle/load-bundle.ts";
 import { GRAPH_REVISION, writeBundle } from "../bundle/write-bundle.ts";
 import type { WeightPrecision } from "../graph/builder.ts";
 import type { ModelConfig } from "../graph/configs/model-config.ts";
@@ -102,17 +102,27 @@ function chooseSources(offers: { checkpoint: Offer; sd15: Offer; vae?: Offer }, 
   return chosen;
 }
 
+/**
+ * Every graph loads on the CPU provider with the contract's inputs and outputs. An fp16 bundle's
+ * `gpuGraphs` (float16 compute, for cuda / webgpu) are checked structurally too, and loaded on the CPU as
+ * well: ORT's CPU provider wraps the ops it has no float16 kernel for in Casts, so it type-checks the
+ * whole graph and sees the float32 I/O a GPU session will.
+ */
 async function verifyBundle(dir: string): Promise<void> {
   const manifest = await readManifest(dir);
   await verifyFiles(dir, manifest.files);
   const specs = graphSpecs(manifest);
   // one session at a time: peak memory stays at one graph, not the whole model
   for (const key of Object.keys(specs) as GraphKey[]) {
-    const session = await createSession(join(dir, manifest.graphs[key]), manifest.graphs[key], { executionProvider: "cpu" });
-    try {
-      checkSessionIo(session, specs[key], manifest.graphs[key]);
-    } finally {
-      await session.release();
+    const gpu = manifest.gpuGraphs?.[key];
+    if (gpu) await checkGpuGraph(dir, gpu);
+    for (const file of gpu ? [manifest.graphs[key], gpu] : [manifest.graphs[key]]) {
+      const session = await createSession(join(dir, file), file, { executionProvider: "cpu" });
+      try {
+        checkSessionIo(session, specs[key], file);
+      } finally {
+        await session.release();
+      }
     }
   }
 }

@@ -6,7 +6,7 @@ import { AppError, CanceledError } from "@troupe/shared/errors";
 import type { LoadedBundle } from "../bundle/load-bundle.ts";
 import { createScheduler } from "../schedulers/index.ts";
 import { buildAttentionBias } from "./attention-bias.ts";
-import { applyGuidance, textOnlyCalls } from "./guidance.ts";
+import { applyGuidance, guidanceHalves, imagesPerCall, textOnlyCalls } from "./guidance.ts";
 import { encodePng, renderHeatmap, toRgb8 } from "./image-output.ts";
 import { randn } from "./random.ts";
 import { preprocessReference } from "./reference-image.ts";
@@ -82,55 +82,53 @@ export class FastComposerPipeline implements ImagePipeline {
     const latentSize = manifest.latentChannels * h * w;
     const noise = randn(spec.seed, N * latentSize);
 
-    // 6. Cross-attention bias: the conditional half only; zeros mean the plain UNet
-    const plane = L * h * w;
+    // 6. Cross-attention bias for the conditional samples; zeros (the plain UNet) without boxes
     const subjectBias = buildAttentionBias({ tokens: L, height: h, width: w, subjects: prompt.subjectPositions.map((position, s) => ({ position, box: spec.subjects[s].box })) });
-    const bias = new Float32Array(2 * plane);
-    if (subjectBias) bias.set(subjectBias, plane);
-    const biasTensor = f32(bias, [2, L, h, w]);
 
-    // 7. Denoising loop: per image, one batch-2 UNet call per step ([negative, conditional]), CFG
-    const hiddenText = batchEmbeddings(negative, textOnly, L, D);
-    const hiddenAugmented = batchEmbeddings(negative, augmented, L, D);
+    // 7. Denoising loop, classifier-free guidance. Each UNet call runs G images (all N where the memory
+    //    budget allows, else one), batched [negative × G, conditional × G] (no negative half at guidance 1).
+    //    Every image keeps its own latents, noise slice and scheduler; the inputs are allocated once.
+    const halves = guidanceHalves(spec.guidanceScale);
+    const G = imagesPerCall(manifest.memory, { numImages: N, width: spec.width, height: spec.height, halves });
+    const inputs = unetInputs({ images: G, halves, latentShape: [manifest.latentChannels, h, w], tokens: L, dim: D, negative, textOnly, augmented, subjectBias });
     const mapPlane = L * (h / 4) * (w / 4);
     const attention = new Float32Array(mapPlane);
     let attentionSteps = 0;
     const totalSteps = N * spec.steps;
     options.onProgress?.({ step: 0, totalSteps });
     const images: Float32Array[] = [];
-    for (let n = 0; n < N; n++) {
-      const scheduler = createScheduler(spec.scheduler, manifest.scheduler);
-      scheduler.setTimesteps(spec.steps);
-      const timesteps = scheduler.timesteps;
+    for (let first = 0; first < N; first += G) {
+      const schedulers = Array.from({ length: G }, () => createScheduler(spec.scheduler, manifest.scheduler));
+      schedulers.forEach((s) => s.setTimesteps(spec.steps));
+      const timesteps = schedulers[0].timesteps;
       // PNDM runs warm-up iterations on top of the requested steps; they count as step 0.
       const warmUp = timesteps.length - spec.steps;
       // Delayed subject conditioning: the first `textCalls` UNet calls see the text-only embeddings
       const textCalls = textOnlyCalls(spec.alpha, spec.steps, timesteps.length);
-      let latents = noise.slice(n * latentSize, (n + 1) * latentSize).map((v) => v * scheduler.initNoiseSigma);
+      const latents = schedulers.map((s, g) => noise.slice((first + g) * latentSize, (first + g + 1) * latentSize).map((v) => v * s.initNoiseSigma));
       for (let i = 0; i < timesteps.length; i++) {
         if (options.signal?.aborted) throw new CanceledError();
         const timestep = timesteps[i];
         const conditioned = i >= textCalls;
-        const scaled = scheduler.scaleModelInput(latents, timestep);
-        const sample = new Float32Array(2 * latentSize);
-        sample.set(scaled, 0);
-        sample.set(scaled, latentSize);
-        const out = await sessions.unet.run({
-          sample: f32(sample, [2, manifest.latentChannels, h, w]),
-          timestep: f32(new Float32Array([timestep, timestep]), [2]),
-          encoder_hidden_states: conditioned ? hiddenAugmented : hiddenText,
-          cross_attention_bias: biasTensor,
+        inputs.timestep.fill(timestep);
+        schedulers.forEach((s, g) => {
+          const scaled = s.scaleModelInput(latents[g], timestep);
+          for (let half = 0; half < halves; half++) inputs.sample.set(scaled, (half * G + g) * latentSize);
         });
-        latents = scheduler.step(applyGuidance(floats(out.noise_pred), spec.guidanceScale), timestep, latents);
-        // Attention maps: the first image's conditional half, over the subject-conditioned steps (all, if none)
-        if (n === 0 && (conditioned || textCalls >= timesteps.length)) {
-          const probs = floats(out.attention_probs);
-          for (let k = 0; k < mapPlane; k++) attention[k] += probs[mapPlane + k];
+        const out = await sessions.unet.run(inputs.feeds(conditioned));
+        const noisePred = halves === 2 ? applyGuidance(floats(out.noise_pred), spec.guidanceScale) : floats(out.noise_pred);
+        schedulers.forEach((s, g) => {
+          latents[g] = s.step(noisePred.subarray(g * latentSize, (g + 1) * latentSize), timestep, latents[g]);
+        });
+        // Attention maps: the first image's conditional sample, over the subject-conditioned steps (all, if none)
+        if (first === 0 && (conditioned || textCalls >= timesteps.length)) {
+          const probs = floats(out.attention_probs).subarray(inputs.firstConditional * mapPlane, (inputs.firstConditional + 1) * mapPlane);
+          for (let k = 0; k < mapPlane; k++) attention[k] += probs[k];
           attentionSteps++;
         }
-        options.onProgress?.({ step: n * spec.steps + Math.max(0, i + 1 - warmUp), totalSteps });
+        options.onProgress?.({ step: first * spec.steps + G * Math.max(0, i + 1 - warmUp), totalSteps });
       }
-      images.push(latents);
+      images.push(...latents);
     }
     t.denoiseMs = lap();
 
@@ -157,10 +155,41 @@ export class FastComposerPipeline implements ImagePipeline {
   }
 }
 
-/** [negative, conditional] as one encoder_hidden_states tensor [2, L, D]. */
-function batchEmbeddings(negative: Float32Array, conditional: Float32Array, tokens: number, dim: number): ort.Tensor {
-  const data = new Float32Array(2 * tokens * dim);
-  data.set(negative, 0);
-  data.set(conditional, tokens * dim);
-  return f32(data, [2, tokens, dim]);
+/**
+ * The UNet's inputs for G images per call, allocated once per job and refilled each step: `sample` and
+ * `timestep` are written in place; the embeddings and the bias are fixed, [negative × G, conditional × G]
+ * (just the conditional G when `halves` is 1), with zero bias on the negative samples.
+ */
+function unetInputs(o: {
+  images: number;
+  halves: number;
+  latentShape: [number, number, number];
+  tokens: number;
+  dim: number;
+  negative: Float32Array;
+  textOnly: Float32Array;
+  augmented: Float32Array;
+  subjectBias: Float32Array | null;
+}) {
+  const [c, h, w] = o.latentShape;
+  const batch = o.halves * o.images;
+  const firstConditional = (o.halves - 1) * o.images; // batch index of the first image's conditional sample
+  const sample = new Float32Array(batch * c * h * w);
+  const timestep = new Float32Array(batch);
+  const hidden = (conditional: Float32Array) => {
+    const data = new Float32Array(batch * o.tokens * o.dim);
+    for (let b = 0; b < batch; b++) data.set(b < firstConditional ? o.negative : conditional, b * o.tokens * o.dim);
+    return f32(data, [batch, o.tokens, o.dim]);
+  };
+  const plane = o.tokens * h * w;
+  const bias = new Float32Array(batch * plane);
+  if (o.subjectBias) for (let b = firstConditional; b < batch; b++) bias.set(o.subjectBias, b * plane);
+  const fixed = {
+    sample: f32(sample, [batch, c, h, w]),
+    timestep: f32(timestep, [batch]),
+    cross_attention_bias: f32(bias, [batch, o.tokens, h, w]),
+  };
+  const textOnlyFeeds = { ...fixed, encoder_hidden_states: hidden(o.textOnly) };
+  const augmentedFeeds = { ...fixed, encoder_hidden_states: hidden(o.augmented) };
+  return { sample, timestep, firstConditional, feeds: (conditioned: boolean) => (conditioned ? augmentedFeeds : textOnlyFeeds) };
 }

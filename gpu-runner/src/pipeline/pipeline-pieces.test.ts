@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { BLOCKED, buildAttentionBias } from "./attention-bias.ts";
 import { SD15_SCHEDULER_CONFIG } from "@troupe/shared/contracts/manifest";
 import { createScheduler, type SchedulerName } from "../schedulers/index.ts";
-import { applyGuidance, textOnlyCalls } from "./guidance.ts";
+import { applyGuidance, guidanceHalves, imagesPerCall, textOnlyCalls } from "./guidance.ts";
 import { encodePng, toRgb8 } from "./image-output.ts";
 import { preprocessReference } from "./reference-image.ts";
 
@@ -34,6 +34,16 @@ describe("guidance", () => {
   it("with scale 1 is the conditional prediction", () => {
     expect(Array.from(applyGuidance(new Float32Array([1, 2, 5, 7]), 1))).toEqual([5, 7]);
     expect(Array.from(applyGuidance(new Float32Array([1, 2, 5, 7]), 3))).toEqual([13, 17]);
+  });
+
+  it("batches all images in one UNet call only within the memory budget, counting the halves actually run", () => {
+    const job = { numImages: 4, width: 512, height: 512 };
+    const memory = { maxBatchPixels: 8 * 512 * 512, maxJobPixels: 1e9 };
+    expect([guidanceHalves(1), guidanceHalves(1.5)]).toEqual([1, 2]);
+    expect(imagesPerCall(memory, { ...job, halves: 2 })).toBe(4);
+    expect(imagesPerCall({ ...memory, maxBatchPixels: 8 * 512 * 512 - 1 }, { ...job, halves: 2 })).toBe(1);
+    expect(imagesPerCall({ ...memory, maxBatchPixels: 4 * 512 * 512 }, { ...job, halves: 1 })).toBe(4);
+    expect(imagesPerCall(undefined, { ...job, halves: 1 })).toBe(1);
   });
 });
 

@@ -10,7 +10,10 @@ export const CLIP_MERGES = fileURLToPath(new URL("../../../../shared/data/clip/b
 const MERGES_NAME = "bpe_simple_vocab_16e6.txt.gz";
 const fakeFile = (path: string) => ({ path, sha256: "0".repeat(64), bytes: 0 });
 
-/** A manifest for a 128×128 default, 64..256 in steps of 64 model with 2 subjects and D = 32. */
+/**
+ * A manifest for a 128×128 default, 64..256 in steps of 64 model with 2 subjects and D = 32, and the tiny
+ * bundle's memory budget: 2 · 256² pixels per UNet call and per job (three 256² images are refused).
+ */
 export function fixtureManifest(overrides: Partial<Manifest> = {}): Manifest {
   return {
     name: "fixture",
@@ -22,6 +25,7 @@ export function fixtureManifest(overrides: Partial<Manifest> = {}): Manifest {
     imageSize: 224,
     tokens: { bos: 49406, eos: 49407, pad: 49407, maxLength: 77, vocabSize: 49408 },
     maxSubjects: 2,
+    memory: { maxBatchPixels: 2 * 256 * 256, maxJobPixels: 2 * 256 * 256 },
     scheduler: SD15_SCHEDULER_CONFIG,
     precision: "fp32",
     tokenizer: { merges: MERGES_NAME },

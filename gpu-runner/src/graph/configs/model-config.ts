@@ -3,8 +3,14 @@ export interface ModelConfig {
   name: string;
   /** Embedding width D shared by text, image and fuse graphs (and the UNet's cross-attention context). */
   hiddenSize: number;
-  /** Pixel sizes the UNet accepts (manifest.sizes). */
+  /** Pixel sizes the UNet accepts (manifest.sizes), each side on its own. */
   sizes: { default: { width: number; height: number }; min: number; max: number; multiple: number };
+  /**
+   * The runner's memory budget in pixels (manifest.memory): a UNet call of batch b at width × height costs
+   * b · width · height and runs several images together only within `maxBatchPixels`; the API refuses a job
+   * whose one guided pair (2 · width · height) exceeds it, or whose numImages · width · height exceeds `maxJobPixels`.
+   */
+  memory: { maxBatchPixels: number; maxJobPixels: number };
   /** A trained toy merges file (tiny), or an operator-supplied CLIP merges file of a known vocabulary. */
   tokenizer: { kind: "trained"; numMerges: number } | { kind: "file"; vocabSize: number };
   text: ClipTowerConfig & { maxLength: number };

@@ -8,6 +8,10 @@ export const TINY_CONFIG: ModelConfig = {
   name: "tiny",
   hiddenSize: 32,
   sizes: { default: { width: 128, height: 128 }, min: 64, max: 256, multiple: 64 },
+  // Small enough that tests reach every path: maxBatchPixels = 2 · 256² so every allowed size runs (the
+  // largest image's guided pair exactly fits), up to four 128² images share one UNet call, two 256² images
+  // run one at a time; maxJobPixels = 2 · 256² refuses e.g. three 256² or four 192² images.
+  memory: { maxBatchPixels: 2 * 256 * 256, maxJobPixels: 2 * 256 * 256 },
   tokenizer: { kind: "trained", numMerges: 300 },
   text: { dim: 32, layers: 2, heads: 2, intermediate: 64, maxLength: 77 },
   vision: { dim: 32, layers: 2, heads: 2, intermediate: 64, imageSize: 224, patchSize: 32, projectionDim: 32 },

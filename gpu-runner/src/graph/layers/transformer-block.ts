@@ -15,12 +15,16 @@ export interface TransformerOptions {
   groups: number;
   /** Additive cross-attention bias at this resolution, [B, 1, H·W, 77]. */
   crossAttentionBias?: string;
+  /** The cross-attention probabilities are read (attention maps): that attention stays explicit. @default false */
+  crossProbs?: boolean;
+  /** Fused MultiHeadAttention nodes for the attentions whose probabilities are not read. @default true */
+  fusedAttention?: boolean;
 }
 
 export interface TransformerOutput {
   out: string;
-  /** Cross-attention probabilities [B, heads, H·W, 77]. */
-  crossProbs: string;
+  /** Cross-attention probabilities [B, heads, H·W, 77], only with `crossProbs`. */
+  crossProbs?: string;
 }
 
 /** GEGLU feed-forward (`ff.net.0.proj` → hidden · gelu(gate) → `ff.net.2`), inner width 4·dim. */
@@ -32,8 +36,8 @@ function feedForward(g: GraphBuilder, x: string, prefix: string, dim: number): s
 
 /** diffusers BasicTransformerBlock: self-attn, cross-attn (with the localized bias), GEGLU, each pre-norm + residual. */
 export function basicTransformerBlock(g: GraphBuilder, x: string, context: string, prefix: string, options: TransformerOptions): TransformerOutput {
-  const { channels: dim, heads } = options;
-  const self = attentionModule(g, `${prefix}.attn1`, layerNorm(g, x, `${prefix}.norm1`, dim), undefined, { heads, dim, qkvBias: false });
+  const { channels: dim, heads, fusedAttention: fused } = options;
+  const self = attentionModule(g, `${prefix}.attn1`, layerNorm(g, x, `${prefix}.norm1`, dim), undefined, { heads, dim, qkvBias: false, fused });
   let h = g.op("Add", [self.out, x]);
   const cross = attentionModule(g, `${prefix}.attn2`, layerNorm(g, h, `${prefix}.norm2`, dim), context, {
     heads,
@@ -41,6 +45,8 @@ export function basicTransformerBlock(g: GraphBuilder, x: string, context: strin
     contextDim: options.contextDim,
     qkvBias: false,
     bias: options.crossAttentionBias,
+    fused,
+    withProbs: options.crossProbs,
   });
   h = g.op("Add", [cross.out, h]);
   h = g.op("Add", [feedForward(g, layerNorm(g, h, `${prefix}.norm3`, dim), `${prefix}.ff`, dim), h]);

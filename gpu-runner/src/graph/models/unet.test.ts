@@ -1,3 +1,4 @@
+import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../builder.ts";
 import { TINY_CONFIG } from "../configs/tiny.ts";
@@ -15,10 +16,32 @@ const TOKEN = 5;
 let localized: ReturnType<typeof sessionOf> | undefined;
 const localizedUNet = () => (localized ??= unet({}));
 
-async function unet(options: UNetOptions) {
+function unetGraph(options: UNetOptions) {
   const g = new GraphBuilder("unet", { weights: seededRandom(7) });
   buildUNet(g, TINY_CONFIG, options);
-  return sessionOf(g);
+  return g;
+}
+const unet = (options: UNetOptions) => sessionOf(unetGraph(options));
+
+/** Count of each op in the graph (domain-qualified for contrib ops). */
+function opCounts(options: UNetOptions): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of onnxProto.onnx.ModelProto.decode(unetGraph(options).toBytes()).graph!.node!) {
+    const op = n.domain ? `${n.domain}.${n.opType}` : n.opType!;
+    counts[op] = (counts[op] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** max |a − b| / max |b|, the parity fixtures' measure. */
+function rel(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  b.forEach((v, i) => {
+    diff = Math.max(diff, Math.abs(a[i] - v));
+    scale = Math.max(scale, Math.abs(v));
+  });
+  return diff / scale;
 }
 
 const feeds = {
@@ -68,5 +91,31 @@ describe("unet localized attention", () => {
       expect(x.length).toBe(y.length);
       x.forEach((v, i) => expect(v).toBeCloseTo(y[i], 5));
     }
+  });
+});
+
+describe("unet fused attention", () => {
+  // tiny: 3 levels × (1 down + 2 up) transformers + the mid one = 10, each a self- and a cross-attention
+  it("fuses every attention except the h/4 cross-attentions that make attention_probs", () => {
+    const fused = opCounts({});
+    expect(fused["com.microsoft.MultiHeadAttention"]).toBe(17);
+    expect(fused.Softmax).toBe(3); // down_blocks.2 and up_blocks.0's two: the recorded level
+    const explicit = opCounts({ fusedAttention: false });
+    expect(explicit["com.microsoft.MultiHeadAttention"]).toBeUndefined();
+    expect(explicit.Softmax).toBe(20);
+  });
+
+  it("equals the explicit MatMul → Softmax → MatMul graph (rel ≤ 1e-5) with a box bias and without one", async () => {
+    const [fused, explicit] = await Promise.all([localizedUNet(), unet({ fusedAttention: false })]);
+    for (const bias of [boxBias(6), new Float32Array(B * L * H * W)]) {
+      const run = { ...feeds, cross_attention_bias: f32(bias, [B, L, H, W]) };
+      const [a, b] = [await fused.run(run), await explicit.run(run)];
+      for (const name of ["noise_pred", "attention_probs"]) expect(rel(a[name].data as Float32Array, b[name].data as Float32Array), name).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("equals the explicit graph without the bias input too", async () => {
+    const [a, b] = [await (await unet({ localizedAttention: false })).run(feeds), await (await unet({ localizedAttention: false, fusedAttention: false })).run(feeds)];
+    expect(rel(a.noise_pred.data as Float32Array, b.noise_pred.data as Float32Array)).toBeLessThanOrEqual(1e-5);
   });
 });

@@ -18,6 +18,13 @@ export interface UNetOptions {
    * zero bias changes nothing. @default true
    */
   localizedAttention?: boolean;
+  /**
+   * Self- and cross-attention as com.microsoft.MultiHeadAttention nodes (the box bias as their additive
+   * attention bias), except the cross-attentions whose probabilities make `attention_probs`, which stay
+   * MatMul → Softmax → MatMul. False writes every attention out explicitly (the graph before fusion,
+   * kept for the bench and the equality test). @default true
+   */
+  fusedAttention?: boolean;
 }
 
 /**
@@ -44,9 +51,18 @@ export function buildUNet(g: GraphBuilder, config: ModelConfig, options: UNetOpt
   const resnet = (x: string, prefix: string, inC: number, outC: number) => resnetBlock(g, x, prefix, { inChannels: inC, outChannels: outC, groups, temb });
   // the mid block's attention is not part of attention_probs ("down and up"), even where it sits at h/4
   const crossAttention = (x: string, prefix: string, channels: number, level: number, recorded = true) => {
-    const t = transformer2d(g, x, context, prefix, { channels, heads, contextDim: D, groups, crossAttentionBias: biases?.at(level) });
-    if (recorded && level === PROBS_LEVEL) {
-      probsAtLevel.push(t.crossProbs);
+    const read = recorded && level === PROBS_LEVEL;
+    const t = transformer2d(g, x, context, prefix, {
+      channels,
+      heads,
+      contextDim: D,
+      groups,
+      crossAttentionBias: biases?.at(level),
+      crossProbs: read,
+      fusedAttention: options.fusedAttention,
+    });
+    if (read) {
+      probsAtLevel.push(t.crossProbs!);
       probsMapShape ??= mapShape(g, x, L);
     }
     return t.out;

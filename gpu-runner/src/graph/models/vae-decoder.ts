@@ -10,10 +10,18 @@ import { toImage, toSequence } from "../layers/spatial.ts";
 
 const EPS = 1e-6;
 
-/** The VAE mid block's single-head spatial self-attention (diffusers Attention with group_norm), + residual. */
-function vaeAttention(g: GraphBuilder, x: string, prefix: string, channels: number, groups: number): string {
+export interface VaeDecoderOptions {
+  /** The mid block's self-attention as one com.microsoft.MultiHeadAttention node. @default true */
+  fusedAttention?: boolean;
+}
+
+/**
+ * The VAE mid block's single-head spatial self-attention (diffusers Attention with group_norm), + residual.
+ * Fused: explicit scores would be [B, 1, hw, hw], 4 GiB per image at 1024² (a 128² latent).
+ */
+function vaeAttention(g: GraphBuilder, x: string, prefix: string, channels: number, groups: number, fused: boolean | undefined): string {
   const seq = toSequence(g, groupNorm(g, x, `${prefix}.group_norm`, channels, groups, EPS));
-  const { out } = attentionModule(g, prefix, seq, undefined, { heads: 1, dim: channels, qkvBias: true });
+  const { out } = attentionModule(g, prefix, seq, undefined, { heads: 1, dim: channels, qkvBias: true, fused });
   return g.op("Add", [toImage(g, out, x), x]);
 }
 
@@ -21,7 +29,7 @@ function vaeAttention(g: GraphBuilder, x: string, prefix: string, channels: numb
  * diffusers AutoencoderKL.decode without the scaling: `latent float[B,4,h,w]` → `image float[B,3,8h,8w]`,
  * nominally in [−1, 1]. The caller has already divided the latent by `config.vae.scalingFactor`.
  */
-export function buildVaeDecoder(g: GraphBuilder, config: ModelConfig): void {
+export function buildVaeDecoder(g: GraphBuilder, config: ModelConfig, options: VaeDecoderOptions = {}): void {
   const { latentChannels, blockOutChannels, layersPerBlock, normGroups: groups } = config.vae;
   const resnet = (x: string, prefix: string, inC: number, outC: number) => resnetBlock(g, x, prefix, { inChannels: inC, outChannels: outC, groups, eps: EPS });
   const latent = g.input("latent", "float32", ["B", latentChannels, "h", "w"]);
@@ -31,7 +39,7 @@ export function buildVaeDecoder(g: GraphBuilder, config: ModelConfig): void {
   let h = conv2d(g, latent, "post_quant_conv", latentChannels, latentChannels, { kernel: 1 });
   h = conv2d(g, h, "decoder.conv_in", latentChannels, top);
   h = resnet(h, "decoder.mid_block.resnets.0", top, top);
-  h = vaeAttention(g, h, "decoder.mid_block.attentions.0", top, groups);
+  h = vaeAttention(g, h, "decoder.mid_block.attentions.0", top, groups, options.fusedAttention);
   h = resnet(h, "decoder.mid_block.resnets.1", top, top);
 
   let outC = top;
