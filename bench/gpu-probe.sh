@@ -25,7 +25,8 @@
 # GPU_PROBE_CPU_SIZE (256), GPU_PROBE_BATCH (2), GPU_PROBE_STEPS (3), GPU_PROBE_VARIANTS (fp32,fp16c,fp16),
 # GPU_PROBE_VULKAN=auto|system|install|private (auto: a system loader if ldconfig knows one, else on a machine
 # with nvidia-smi and as root the carried .debs unpacked into / + ldconfig as the device notes do, else the
-# carried libraries through LD_LIBRARY_PATH), GPU_PROBE_KEEP=1 (keep the scratch folder).
+# carried libraries through LD_LIBRARY_PATH), GPU_PROBE_KEEP=1 (keep the scratch folder), GPU_PROBE_EPS (providers
+# tried as GPU ones, default webgpu,cuda; `cpu` walks the GPU path without a GPU, for testing).
 set -uo pipefail
 
 START=$(date +%s)

@@ -3,7 +3,8 @@
 # untracked-not-ignored files, plus the carried .probe/), with a clean environment, $OUT set, and no Node.js on
 # PATH (a folder of links to every tool on PATH except node, npm, npx, corepack, tsx and esbuild). On a machine
 # without a GPU that proves the CPU fallback end to end. GPU_PROBE_* variables are passed through; the probe's
-# files land in the printed out/ folder; the copy is removed unless KEEP=1.
+# files land in the printed out/ folder; the copy is removed unless KEEP=1. HIDE="xz tar" hides more tools (to
+# test the python3 fallbacks).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 [ -f "$ROOT/.probe/probe.mjs" ] || { echo "no .probe/: run bash bench/gpu-probe/prepare.sh first" >&2; exit 1; }
@@ -19,7 +20,7 @@ for d in "${dirs[@]}"; do
   [ -d "$d" ] || continue
   for f in "$d"/*; do
     n=$(basename "$f")
-    case $n in node | nodejs | npm | npx | corepack | tsx | esbuild) continue ;; esac
+    case " node nodejs npm npx corepack tsx esbuild ${HIDE:-} " in *" $n "*) continue ;; esac
     [ -x "$f" ] && [ ! -e "$T/sysbin/$n" ] && ln -s "$f" "$T/sysbin/$n"
   done
 done

