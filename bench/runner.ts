@@ -53,7 +53,7 @@ console.table(pipelines.map((p) => ({ bundle: p.bundle, size: p.size, steps: p.n
 console.log("Local stack, tiny bundle, 10 steps at 128×128");
 console.table(stacks.map((s) => ({ runners: s.runners, "end-to-end ms": s.endToEndMs, "inference ms": s.inferenceMs, "orchestration ms": s.orchestrationMs, "jobs/min": s.jobsPerMinute })));
 
-const attention: AttentionBenchResult | undefined = skipAttention ? undefined : await benchAttention({ size: 512, calls: 3, largeSize: 1024 });
+const attention: AttentionBenchResult | undefined = skipAttention ? undefined : await benchAttention({ size: 512, rounds: 2, calls: 2, largeSize: 1024 });
 if (attention) printAttentionBench(attention);
 
 mkdirSync(fileURLToPath(new URL(".", import.meta.url)), { recursive: true });

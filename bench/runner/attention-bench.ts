@@ -3,11 +3,13 @@
  * the sd15-sized UNet graph (seeded random weights, SD15_CONFIG) with every attention written out
  * (MatMul → Softmax → MatMul, `fusedAttention: false`, the graph before issue 10) against the fused graph
  * (com.microsoft.MultiHeadAttention), both on the CPU provider at 512², batch 2 (one image with its CFG
- * half): seconds per UNet call and peak RSS. Each variant runs in its own child process so each peak
+ * half): seconds per UNet call and peak RSS. Each measurement runs in its own child process so each peak
  * is its own (VmHWM from /proc/self/status, reset after session creation to separate the weights from
- * what a call adds). Then one fused call at 1024², where the explicit graph's [2, 8, 16384, 16384]
- * scores (17 GB each) cannot fit this machine. Both graphs (≈ 3.4 GB of weights each) are built into
- * a temp folder and removed afterwards.
+ * what a call adds); the variants alternate over `rounds` so both see the same machine, and the table
+ * gives the median and the minimum over all timed calls (the minimum is the figure least disturbed by
+ * other work on a shared machine). Then one fused call at 1024², where the explicit graph's
+ * [2, 8, 16384, 16384] scores (17 GB each) cannot fit a 24 GB machine. Both graphs (≈ 3.4 GB of weights
+ * each) are built into a temp folder and removed afterwards.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,13 +25,13 @@ import { median, round } from "./stats.ts";
 
 export type AttentionVariant = "explicit" | "fused";
 
+/** One child process: one session, a warm-up call, then the timed calls. */
 export interface AttentionRun {
   variant: AttentionVariant;
   size: number;
   batch: number;
-  calls: number;
-  /** Median over the timed calls (after one warm-up call). */
-  secondsPerCall: number;
+  /** Seconds of each timed call. */
+  times: number[];
   /** Session creation (load + graph optimization). */
   loadSeconds: number;
   /** VmHWM of the whole child process: weights, session and the calls. */
@@ -40,11 +42,27 @@ export interface AttentionRun {
   callPeakAboveLoadMb: number;
 }
 
+/** The runs of one variant and size together. */
+export interface AttentionRow {
+  variant: AttentionVariant;
+  size: number;
+  batch: number;
+  processes: number;
+  calls: number;
+  medianSecondsPerCall: number;
+  minSecondsPerCall: number;
+  peakRssMb: number;
+  loadedRssMb: number;
+  callPeakAboveLoadMb: number;
+  loadSeconds: number;
+}
+
 export interface AttentionBenchResult {
   threads: number;
-  runs: AttentionRun[];
-  /** explicit / fused at the comparison size. */
-  speedup: number;
+  rows: AttentionRow[];
+  /** explicit / fused at the comparison size: median and minimum seconds per call, peak RSS, call peak. */
+  speedupMedian: number;
+  speedupMin: number;
   peakRssRatio: number;
   callPeakRatio: number;
   buildSeconds: Record<AttentionVariant, number>;
@@ -112,20 +130,19 @@ async function child(args: ChildArgs): Promise<AttentionRun> {
     cross_attention_bias: new ort.Tensor("float32", bias, [batch, L, h, w]),
   };
   const times: number[] = [];
+  // calls 0: a single call, timed cold (the 1024² run, where one call takes minutes)
   for (let i = 0; i <= args.calls; i++) {
     const start = performance.now();
     await session.run(feeds);
-    if (i > 0 || args.calls === 0) times.push((performance.now() - start) / 1000);
+    if (i > 0 || args.calls === 0) times.push(round((performance.now() - start) / 1000, 2));
   }
   await session.release();
-  const status = procStatus();
-  const hwm = status?.VmHWM ?? process.resourceUsage().maxRSS;
+  const hwm = procStatus()?.VmHWM ?? process.resourceUsage().maxRSS;
   return {
     variant: args.variant,
     size,
     batch,
-    calls: times.length,
-    secondsPerCall: round(median(times), 2),
+    times,
     loadSeconds: round(loadSeconds, 1),
     // after the reset VmHWM is the calls' peak; the whole process's is the larger of it and the load's
     peakRssMb: mb(Math.max(hwm, loadPeak)),
@@ -160,34 +177,59 @@ function writeUNet(dir: string, variant: AttentionVariant): { path: string; seco
   return { path, seconds: round((performance.now() - t0) / 1000, 1) };
 }
 
-export async function benchAttention(options: { size?: number; calls?: number; largeSize?: number | null; threads?: number } = {}): Promise<AttentionBenchResult> {
+function row(runs: AttentionRun[]): AttentionRow {
+  const times = runs.flatMap((r) => r.times);
+  const max = (f: (r: AttentionRun) => number) => Math.max(...runs.map(f));
+  return {
+    variant: runs[0].variant,
+    size: runs[0].size,
+    batch: runs[0].batch,
+    processes: runs.length,
+    calls: times.length,
+    medianSecondsPerCall: round(median(times), 2),
+    minSecondsPerCall: round(Math.min(...times), 2),
+    peakRssMb: max((r) => r.peakRssMb),
+    loadedRssMb: max((r) => r.loadedRssMb),
+    callPeakAboveLoadMb: max((r) => r.callPeakAboveLoadMb),
+    loadSeconds: round(median(runs.map((r) => r.loadSeconds)), 1),
+  };
+}
+
+export async function benchAttention(options: { size?: number; rounds?: number; calls?: number; largeSize?: number | null; threads?: number } = {}): Promise<AttentionBenchResult> {
   const size = options.size ?? 512;
-  const calls = options.calls ?? 3;
+  const rounds = options.rounds ?? 2;
+  const calls = options.calls ?? 2;
   const largeSize = options.largeSize === undefined ? 1024 : options.largeSize;
   const threads = options.threads ?? cpus().length;
+  const variants = ["explicit", "fused"] as const;
   const dir = mkdtempSync(join(tmpdir(), "attention-bench-"));
   try {
-    const runs: AttentionRun[] = [];
+    const paths = {} as Record<AttentionVariant, string>;
     const buildSeconds = {} as Record<AttentionVariant, number>;
-    for (const variant of ["explicit", "fused"] as const) {
+    for (const variant of variants) {
       process.stdout.write(`attention bench: building the sd15-sized UNet (${variant} attention, random weights)…\n`);
-      const { path, seconds } = writeUNet(dir, variant);
-      buildSeconds[variant] = seconds;
-      process.stdout.write(`attention bench: ${variant} UNet at ${size}², batch 2, ${calls} calls…\n`);
-      runs.push(await inChild({ model: path, variant, size, calls, threads }));
-      if (variant === "fused" && largeSize) {
-        process.stdout.write(`attention bench: fused UNet at ${largeSize}², batch 2, one call…\n`);
-        runs.push(await inChild({ model: path, variant, size: largeSize, calls: 1, threads }));
-      }
-      rmSync(path, { force: true });
-      rmSync(`${path}.data`, { force: true });
+      ({ path: paths[variant], seconds: buildSeconds[variant] } = writeUNet(dir, variant));
     }
-    const at = (v: AttentionVariant) => runs.find((r) => r.variant === v && r.size === size)!;
-    const [explicit, fused] = [at("explicit"), at("fused")];
+    const runs: Record<AttentionVariant, AttentionRun[]> = { explicit: [], fused: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const variant of r % 2 === 0 ? variants : [...variants].reverse()) {
+        process.stdout.write(`attention bench: round ${r + 1}/${rounds}, ${variant} UNet at ${size}², batch 2, warm-up + ${calls} calls…\n`);
+        runs[variant].push(await inChild({ model: paths[variant], variant, size, calls, threads }));
+      }
+    }
+    rmSync(paths.explicit, { force: true });
+    rmSync(`${paths.explicit}.data`, { force: true });
+    const rows = variants.map((v) => row(runs[v]));
+    if (largeSize) {
+      process.stdout.write(`attention bench: fused UNet at ${largeSize}², batch 2, one cold call…\n`);
+      rows.push(row([await inChild({ model: paths.fused, variant: "fused", size: largeSize, calls: 0, threads })]));
+    }
+    const [explicit, fused] = rows;
     return {
       threads,
-      runs,
-      speedup: round(explicit.secondsPerCall / fused.secondsPerCall, 2),
+      rows,
+      speedupMedian: round(explicit.medianSecondsPerCall / fused.medianSecondsPerCall, 2),
+      speedupMin: round(explicit.minSecondsPerCall / fused.minSecondsPerCall, 2),
       peakRssRatio: round(explicit.peakRssMb / fused.peakRssMb, 2),
       callPeakRatio: round(explicit.callPeakAboveLoadMb / Math.max(1, fused.callPeakAboveLoadMb), 2),
       buildSeconds,
@@ -200,18 +242,19 @@ export async function benchAttention(options: { size?: number; calls?: number; l
 export function printAttentionBench(r: AttentionBenchResult): void {
   console.log(`\nAttention: explicit MatMul→Softmax→MatMul vs fused MultiHeadAttention, sd15-sized UNet, CPU, ${r.threads} threads, batch 2`);
   console.table(
-    r.runs.map((x) => ({
+    r.rows.map((x) => ({
       attention: x.variant,
       size: `${x.size}²`,
-      calls: x.calls,
-      "s/call": x.secondsPerCall,
+      "processes × calls": `${x.processes} × ${x.calls / x.processes}`,
+      "median s/call": x.medianSecondsPerCall,
+      "min s/call": x.minSecondsPerCall,
       "peak RSS MB": x.peakRssMb,
       "RSS after load MB": x.loadedRssMb,
       "call peak above load MB": x.callPeakAboveLoadMb,
       "load s": x.loadSeconds,
     })),
   );
-  console.log(`explicit/fused: ${r.speedup}× time per call, ${r.peakRssRatio}× peak RSS, ${r.callPeakRatio}× call peak above load`);
+  console.log(`explicit / fused: ${r.speedupMedian}× median (${r.speedupMin}× min) time per call, ${r.peakRssRatio}× peak RSS, ${r.callPeakRatio}× call peak above load`);
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
@@ -226,7 +269,8 @@ if (isMain && process.argv[2] === CHILD_FLAG) {
   const large = flag("--large");
   const result = await benchAttention({
     size: Number(flag("--size") ?? 512),
-    calls: Number(flag("--calls") ?? 3),
+    rounds: Number(flag("--rounds") ?? 2),
+    calls: Number(flag("--calls") ?? 2),
     largeSize: large === "none" ? null : Number(large ?? 1024),
   });
   printAttentionBench(result);
