@@ -11,12 +11,12 @@
  * and ~4 GB of disk under models/sd15); `--skip-attention` leaves out part 3 (two ~3.4 GB graphs in a
  * temp folder, a few minutes).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureTinyBundle, MODELS_DIR } from "../gpu-runner/src/bundle/tiny-bundle.ts";
-import { writeBundle } from "../gpu-runner/src/bundle/write-bundle.ts";
+import { GRAPH_REVISION, writeBundle } from "../gpu-runner/src/bundle/write-bundle.ts";
 import { SD15_CONFIG } from "../gpu-runner/src/graph/configs/sd15.ts";
 import { seededRandom } from "../gpu-runner/src/graph/weights.ts";
 import { benchAttention, printAttentionBench, type AttentionBenchResult } from "./runner/attention-bench.ts";
@@ -29,7 +29,9 @@ const skipAttention = process.argv.includes("--skip-attention");
 
 async function ensureSd15(): Promise<string> {
   const dir = join(MODELS_DIR, "sd15");
-  if (!existsSync(join(dir, "manifest.json"))) {
+  const current = existsSync(join(dir, "manifest.json")) && JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")).version === GRAPH_REVISION;
+  if (!current) {
+    // built again whenever the graphs change (GRAPH_REVISION), so the bench never times an old graph
     process.stdout.write("building the sd15-sized bundle with random weights (one-off, ~2 min)…\n");
     await writeBundle(SD15_CONFIG, dir, seededRandom(15), { merges: CLIP_MERGES });
   }

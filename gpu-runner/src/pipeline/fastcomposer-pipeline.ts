@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import type { ClipTokenizer } from "@troupe/shared/tokenizer";
 import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
-import { sizeProblem } from "@troupe/shared/contracts/manifest";
+import { memoryProblem, sizeProblem } from "@troupe/shared/contracts/manifest";
 import { AppError, CanceledError } from "@troupe/shared/errors";
 import type { LoadedBundle } from "../bundle/load-bundle.ts";
 import { createScheduler } from "../schedulers/index.ts";
@@ -42,6 +42,8 @@ export class FastComposerPipeline implements ImagePipeline {
       const problem = sizeProblem(manifest, field, spec[field]);
       if (problem) throw new AppError("invalid_request", problem, { [field]: spec[field] });
     }
+    const memory = memoryProblem(manifest, spec);
+    if (memory) throw new AppError("invalid_request", memory.message, { limit: memory.limit });
     let mark = performance.now();
     const lap = () => {
       const now = performance.now();
