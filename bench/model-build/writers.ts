@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { BYTES, byteSize, numel, type DType, type TensorSpec } from "./tensor-list.ts";
+import { zip64End } from "../../gpu-runner/src/checkpoints/test-support.ts";
 
 /**
  * Streaming writers for full-size checkpoints: safetensors and torch.save zips. Offsets are computed up
@@ -322,26 +323,14 @@ export function writeTorchZip(path: string, top: string, tensors: TensorSpec[], 
       }
     }
     const cdSize = at - cdStart;
-    const record = Buffer.alloc(56);
-    record.writeUInt32LE(0x06064b50, 0);
-    record.writeBigUInt64LE(44n, 4);
-    record.writeUInt16LE(45, 12);
-    record.writeUInt16LE(45, 14);
-    record.writeBigUInt64LE(BigInt(central.length), 24);
-    record.writeBigUInt64LE(BigInt(central.length), 32);
-    record.writeBigUInt64LE(BigInt(cdSize), 40);
-    record.writeBigUInt64LE(BigInt(cdStart), 48);
-    const locator = Buffer.alloc(20);
-    locator.writeUInt32LE(0x07064b50, 0);
-    locator.writeBigUInt64LE(BigInt(at), 8);
-    locator.writeUInt32LE(1, 16);
+    const end64 = zip64End(central.length, cdSize, cdStart);
     const eocd = Buffer.alloc(22);
     eocd.writeUInt32LE(0x06054b50, 0);
     eocd.writeUInt16LE(Math.min(central.length, 0xffff), 8);
     eocd.writeUInt16LE(Math.min(central.length, 0xffff), 10);
     eocd.writeUInt32LE(Math.min(cdSize, U32_MAX), 12);
     eocd.writeUInt32LE(Math.min(cdStart, U32_MAX), 16);
-    for (const part of [record, locator, eocd]) {
+    for (const part of [end64, eocd]) {
       writeAll(fd, part, at);
       at += part.length;
     }

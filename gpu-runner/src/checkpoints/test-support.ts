@@ -30,6 +30,24 @@ export interface ZipOptions {
   align?: boolean;
 }
 
+/** ZIP64's end of central directory record and its locator, for `count` entries (they precede the classic record). */
+export function zip64End(count: number, cdSize: number, cdOffset: number): Buffer {
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(count), 24);
+  record.writeBigUInt64LE(BigInt(count), 32);
+  record.writeBigUInt64LE(BigInt(cdSize), 40);
+  record.writeBigUInt64LE(BigInt(cdOffset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(cdOffset + cdSize), 8);
+  locator.writeUInt32LE(1, 16);
+  return Buffer.concat([record, locator]);
+}
+
 /** A STORED zip in memory. */
 export function storedZip(entries: ZipInput[], options: ZipOptions = {}): Buffer {
   const parts: Buffer[] = [];
@@ -77,22 +95,7 @@ export function storedZip(entries: ZipInput[], options: ZipOptions = {}): Buffer
   const cd = Buffer.concat(central);
   const cdOffset = offset;
   parts.push(cd);
-  if (options.zip64) {
-    const record = Buffer.alloc(56);
-    record.writeUInt32LE(0x06064b50, 0);
-    record.writeBigUInt64LE(44n, 4);
-    record.writeUInt16LE(45, 12);
-    record.writeUInt16LE(45, 14);
-    record.writeBigUInt64LE(BigInt(entries.length), 24);
-    record.writeBigUInt64LE(BigInt(entries.length), 32);
-    record.writeBigUInt64LE(BigInt(cd.length), 40);
-    record.writeBigUInt64LE(BigInt(cdOffset), 48);
-    const locator = Buffer.alloc(20);
-    locator.writeUInt32LE(0x07064b50, 0);
-    locator.writeBigUInt64LE(BigInt(cdOffset + cd.length), 8);
-    locator.writeUInt32LE(1, 16);
-    parts.push(record, locator);
-  }
+  if (options.zip64) parts.push(zip64End(entries.length, cd.length, cdOffset));
   const comment = Buffer.from(options.comment ?? "", "utf8");
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0);

@@ -11,6 +11,7 @@ import { linear } from "./layers/linear.ts";
 import { timestepEmbedding } from "./layers/timestep-embedding.ts";
 import { pseudoRandom } from "./test-support.ts";
 import { seededRandom } from "./weights.ts";
+import { relativeError } from "../model-build/test-support.ts";
 
 const { onnx } = onnxProto;
 const { FLOAT, FLOAT16, INT64 } = onnx.TensorProto.DataType;
@@ -20,15 +21,7 @@ const session = (model: onnxProto.onnx.IModelProto | string) =>
   typeof model === "string" ? ort.InferenceSession.create(model, { intraOpNumThreads: 1 }) : ort.InferenceSession.create(bytesOf(model), { intraOpNumThreads: 1 });
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
 
-function maxRel(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
+const maxRel = relativeError;
 
 const halfValues = (t: onnxProto.onnx.ITensorProto) => {
   const raw = new Uint8Array(t.rawData!);
