@@ -9,7 +9,7 @@ import { startTestEnv, type TestEnv } from "../../local/test-env.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
-const CLI = join(ROOT, "functions", "src", "cli", "keys.ts");
+const CLI = join(ROOT, "cli", "keys.ts");
 
 interface Run {
   code: number;

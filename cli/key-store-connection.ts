@@ -61,7 +61,7 @@ export async function connectKeyStore(env: Record<string, string | undefined>, c
       where = `the running local stack (${endpoint})`;
     } else {
       // Imported only here: dynalite is a dev dependency of the local stack, not of a deployed API.
-      const { startDynalite } = await import("../../../local/dynalite-only.ts");
+      const { startDynalite } = await import("../local/dynalite-only.ts");
       const own = await startDynalite({ dataDir: join(dataDir, "dynamodb") });
       endpoint = own.endpoint;
       stop = own.stop;
