@@ -1,10 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BYTE_SYMBOLS } from "@troupe/shared/tokenizer/byte-encoder";
+import { clipVocabulary, mergeLines } from "@troupe/shared/tokenizer/clip-tokenizer";
 import { readJson } from "../checkpoints/diffusers-folder.ts";
-
-/** Merge lines of a merges.txt (the `#version` header and blank lines dropped). */
-const mergeLines = (text: string) => text.split("\n").filter((l, i) => l.trim() !== "" && !(i === 0 && l.startsWith("#")));
 
 /**
  * Checks a CLIP tokenizer folder (`vocab.json` + `merges.txt`, as transformers saves CLIPTokenizer)
@@ -24,7 +21,7 @@ export function checkTokenizer(dir: string, vocabSize: number): string {
   const needed = vocabSize - 514;
   if (merges.length < needed) throw new Error(`tokenizer: ${mergesPath} has ${merges.length} merges; a vocabulary of ${vocabSize} needs ${needed}`);
   // the ids the runner's tokenizer derives from merges.txt must be the ids vocab.json gives
-  const expected = [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => `${s}</w>`), ...merges.slice(0, needed).map((m) => m.split(" ").join(""))];
+  const expected = clipVocabulary(merges.slice(0, needed));
   const wrong = expected.findIndex((token, id) => vocab[token] !== id);
   if (wrong >= 0) throw fail(`gives "${expected[wrong]}" id ${vocab[expected[wrong]]}, but merges.txt implies ${wrong}`);
   return mergesPath;

@@ -30,12 +30,15 @@ export interface EncodedWord {
 }
 
 /** Merge lines of a merges file: the `#version` header (line 1) and blank lines dropped. */
-const mergeLines = (text: string): string[][] =>
+export const mergeLines = (text: string): string[][] =>
   text
     .split("\n")
     .slice(1)
     .map((line) => line.trim().split(/\s+/))
     .filter((pair) => pair[0] !== "");
+
+/** CLIP's vocabulary in id order: 256 byte symbols, the same with `</w>`, one token per merge, BOS, EOS. */
+export const clipVocabulary = (merges: string[][]): string[] => [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => s + END_OF_WORD), ...merges.map((pair) => pair.join("")), ...SPECIAL_TOKENS];
 
 /** A port of OpenAI CLIP's SimpleTokenizer (the tokenizer of SD 1.5's text encoder). */
 export class ClipTokenizer {
@@ -48,12 +51,8 @@ export class ClipTokenizer {
   private readonly cache = new Map<string, number[]>();
 
   private constructor(merges: string[][]) {
-    const vocab = [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => s + END_OF_WORD)];
-    merges.forEach((pair, rank) => {
-      this.ranks.set(pair.join(" "), rank);
-      vocab.push(pair.join(""));
-    });
-    vocab.push(...SPECIAL_TOKENS);
+    merges.forEach((pair, rank) => this.ranks.set(pair.join(" "), rank));
+    const vocab = clipVocabulary(merges);
     // Like CLIP's dict(zip(vocab, range)): a token listed twice keeps its later id.
     vocab.forEach((token, id) => this.encoder.set(token, id));
     this.vocabSize = vocab.length;
