@@ -25,7 +25,7 @@ describe("resolveSize", () => {
     const e = thrown(() => resolveSize({ width: 256, height: 256, numImages: 3 }, manifest));
     expect(e.code).toBe("invalid_request");
     expect(e.message).toMatch(/maxJobPixels/);
-    expect(e.details).toEqual([{ code: "custom", path: ["numImages"], message: e.message }]);
+    expect(e.details).toEqual([{ code: "custom", path: ["numImages"], message: e.message, params: { limit: "maxJobPixels" } }]);
   });
 
   it("refuses an image whose guided pair exceeds maxBatchPixels, naming width and height", () => {
@@ -35,6 +35,8 @@ describe("resolveSize", () => {
     expect(e.code).toBe("invalid_request");
     expect(e.message).toMatch(/maxBatchPixels/);
     expect((e.details as { path: string[] }[]).map((i) => i.path)).toEqual([["width"], ["height"]]);
+    // guidance 1 runs no negative half: the same image alone fits
+    expect(resolveSize({ width: 256, height: 192, numImages: 1, guidanceScale: 1 }, small)).toEqual({ width: 256, height: 192 });
   });
 
   it("checks sizes first: a bad size is reported as such, not as memory", () => {

@@ -1,6 +1,6 @@
 import type { ModelInfo } from "@troupe/shared/bundle/model-info";
 import type { CreateGeneration } from "@troupe/shared/contracts/generation";
-import { memoryProblem, sizeProblem, type Manifest } from "@troupe/shared/contracts/manifest";
+import { memoryProblem, sizeProblem, type JobSize, type Manifest } from "@troupe/shared/contracts/manifest";
 import { AppError } from "@troupe/shared/errors";
 import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
 
@@ -8,13 +8,15 @@ interface Issue {
   code: "custom";
   path: (string | number)[];
   message: string;
+  /** The memory limit a job exceeds, when that is the problem. */
+  params?: { limit: string };
 }
 
 /**
  * Width and height: the model's default when absent, else within its sizes; 400 naming each bad field.
  * Then the whole job against the manifest's memory budget (`checkMemory`).
  */
-export function resolveSize(body: Pick<CreateGeneration, "width" | "height"> & { numImages?: number }, manifest: Manifest): { width: number; height: number } {
+export function resolveSize(body: Pick<CreateGeneration, "width" | "height"> & { numImages?: number; guidanceScale?: number }, manifest: Manifest): { width: number; height: number } {
   const size = { width: body.width ?? manifest.sizes.default.width, height: body.height ?? manifest.sizes.default.height };
   const issues: Issue[] = [];
   for (const field of ["width", "height"] as const) {
@@ -22,15 +24,15 @@ export function resolveSize(body: Pick<CreateGeneration, "width" | "height"> & {
     if (message) issues.push({ code: "custom", path: [field], message });
   }
   if (issues.length > 0) throw new AppError("invalid_request", issues.map((i) => i.message).join(" "), issues);
-  checkMemory({ ...size, numImages: body.numImages ?? 1 }, manifest);
+  checkMemory({ ...size, numImages: body.numImages ?? 1, guidanceScale: body.guidanceScale }, manifest);
   return size;
 }
 
-/** 400 when one image's guided pair or the whole job exceeds the manifest's memory budget, naming the limit; one issue per field. */
-export function checkMemory(job: { width: number; height: number; numImages: number }, manifest: Manifest): void {
+/** 400 when one image's UNet call or the whole job exceeds the manifest's memory budget, naming the limit; one issue per field. */
+export function checkMemory(job: JobSize, manifest: Manifest): void {
   const problem = memoryProblem(manifest, job);
   if (!problem) return;
-  const issues: Issue[] = problem.fields.map((field) => ({ code: "custom", path: [field], message: problem.message }));
+  const issues: Issue[] = problem.fields.map((field) => ({ code: "custom", path: [field], message: problem.message, params: { limit: problem.limit } }));
   throw new AppError("invalid_request", problem.message, issues);
 }
 

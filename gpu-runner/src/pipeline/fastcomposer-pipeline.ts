@@ -1,12 +1,12 @@
 import * as ort from "onnxruntime-node";
 import type { ClipTokenizer } from "@troupe/shared/tokenizer";
 import { assertSubjectCount, encodePlain, parsePrompt } from "@troupe/shared/prompt";
-import { memoryProblem, sizeProblem } from "@troupe/shared/contracts/manifest";
+import { guidanceHalves, imagesPerCall, memoryProblem, sizeProblem } from "@troupe/shared/contracts/manifest";
 import { AppError, CanceledError } from "@troupe/shared/errors";
 import type { LoadedBundle } from "../bundle/load-bundle.ts";
 import { createScheduler } from "../schedulers/index.ts";
 import { buildAttentionBias } from "./attention-bias.ts";
-import { applyGuidance, guidanceHalves, imagesPerCall, textOnlyCalls } from "./guidance.ts";
+import { applyGuidance, textOnlyCalls } from "./guidance.ts";
 import { encodePng, renderHeatmap, toRgb8 } from "./image-output.ts";
 import { randn } from "./random.ts";
 import { preprocessReference } from "./reference-image.ts";
@@ -91,7 +91,7 @@ export class FastComposerPipeline implements ImagePipeline {
     //    budget allows, else one), batched [negative × G, conditional × G] (no negative half at guidance 1).
     //    Every image keeps its own latents, noise slice and scheduler; the inputs are allocated once.
     const halves = guidanceHalves(spec.guidanceScale);
-    const G = imagesPerCall(manifest.memory, { numImages: N, width: spec.width, height: spec.height, halves });
+    const G = imagesPerCall(manifest.memory, spec);
     const inputs = unetInputs({ images: G, halves, latentShape: [manifest.latentChannels, h, w], tokens: L, dim: D, negative, textOnly, augmented, subjectBias });
     const mapPlane = L * (h / 4) * (w / 4);
     const attention = new Float32Array(mapPlane);

@@ -1,9 +1,7 @@
-import type { Manifest } from "@troupe/shared/contracts/manifest";
-
 /**
  * Classifier-free guidance on a prediction batched as [negative × G, conditional × G]:
  * eps = eps_neg + s · (eps_cond − eps_neg), per image. With s = 1 this is exactly the conditional
- * prediction, which is why the pipeline runs no negative half at guidance 1 (see `guidanceHalves`).
+ * prediction, which is why the pipeline runs no negative half at guidance 1 (see `guidanceHalves` in the manifest contract).
  */
 export function applyGuidance(noisePred: Float32Array, guidanceScale: number): Float32Array {
   const half = noisePred.length / 2;
@@ -13,19 +11,6 @@ export function applyGuidance(noisePred: Float32Array, guidanceScale: number): F
     out[i] = guidanceScale === 1 ? noisePred[half + i] : neg + guidanceScale * (noisePred[half + i] - neg);
   }
   return out;
-}
-
-/** UNet samples per image: [negative, conditional], or the conditional one alone at guidance 1 (CFG's result then equals it). */
-export const guidanceHalves = (guidanceScale: number): 1 | 2 => (guidanceScale === 1 ? 1 : 2);
-
-/**
- * How many images share one UNet call: all `numImages` (batch halves · N) when the manifest's memory budget
- * allows it, `halves · N · width · height ≤ maxBatchPixels`; else one at a time, also when the bundle states
- * no budget.
- */
-export function imagesPerCall(memory: Manifest["memory"], job: { numImages: number; width: number; height: number; halves: number }): number {
-  const pixels = job.halves * job.numImages * job.width * job.height;
-  return memory && pixels <= memory.maxBatchPixels ? job.numImages : 1;
 }
 
 /**

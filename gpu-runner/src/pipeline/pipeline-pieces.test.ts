@@ -3,7 +3,8 @@ import sharp from "sharp";
 import { BLOCKED, buildAttentionBias } from "./attention-bias.ts";
 import { SD15_SCHEDULER_CONFIG } from "@troupe/shared/contracts/manifest";
 import { createScheduler, type SchedulerName } from "../schedulers/index.ts";
-import { applyGuidance, guidanceHalves, imagesPerCall, textOnlyCalls } from "./guidance.ts";
+import { guidanceHalves, imagesPerCall } from "@troupe/shared/contracts/manifest";
+import { applyGuidance, textOnlyCalls } from "./guidance.ts";
 import { encodePng, toRgb8 } from "./image-output.ts";
 import { preprocessReference } from "./reference-image.ts";
 
@@ -40,10 +41,10 @@ describe("guidance", () => {
     const job = { numImages: 4, width: 512, height: 512 };
     const memory = { maxBatchPixels: 8 * 512 * 512, maxJobPixels: 1e9 };
     expect([guidanceHalves(1), guidanceHalves(1.5)]).toEqual([1, 2]);
-    expect(imagesPerCall(memory, { ...job, halves: 2 })).toBe(4);
-    expect(imagesPerCall({ ...memory, maxBatchPixels: 8 * 512 * 512 - 1 }, { ...job, halves: 2 })).toBe(1);
-    expect(imagesPerCall({ ...memory, maxBatchPixels: 4 * 512 * 512 }, { ...job, halves: 1 })).toBe(4);
-    expect(imagesPerCall(undefined, { ...job, halves: 1 })).toBe(1);
+    expect(imagesPerCall(memory, { ...job, guidanceScale: 5 })).toBe(4);
+    expect(imagesPerCall({ ...memory, maxBatchPixels: 8 * 512 * 512 - 1 }, { ...job, guidanceScale: 5 })).toBe(1);
+    expect(imagesPerCall({ ...memory, maxBatchPixels: 4 * 512 * 512 }, { ...job, guidanceScale: 1 })).toBe(4);
+    expect(imagesPerCall(undefined, { ...job, guidanceScale: 1 })).toBe(1);
   });
 });
 

@@ -32,6 +32,10 @@ describe("memoryProblem", () => {
       fields: ["width", "height"],
       message: "A 576×512 image needs 589824 pixels per UNet call (2 × width × height, its guided pair); this model's memory budget allows 524288 (maxBatchPixels).",
     });
+    // at guidance 1 an image's call is the image alone, as the runner batches it
+    expect(memoryProblem({ memory: small }, { width: 576, height: 512, numImages: 1, guidanceScale: 1 })).toBeUndefined();
+    expect(memoryProblem({ memory: small }, { width: 1024, height: 512, numImages: 1, guidanceScale: 1 })).toBeUndefined();
+    expect(memoryProblem({ memory: small }, { width: 1024, height: 576, numImages: 1, guidanceScale: 1 })?.limit).toBe("maxBatchPixels");
   });
 
   it("refuses numImages × width × height above maxJobPixels, exactly at the boundary", () => {

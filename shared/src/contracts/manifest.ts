@@ -60,13 +60,13 @@ export const ManifestSchema = z.object({
   }),
   maxSubjects: z.number().int().positive(),
   /**
-   * What the UNet may be asked on the runner's device, in pixels (width × height) × batch: one UNet call
-   * of batch 2·N runs N images together only within `maxBatchPixels` (else one image at a time); a job's
-   * numImages × width × height above `maxJobPixels` is refused by the API. Absent: no batching, no limit.
+   * What the UNet may be asked on the runner's device, in pixels (width × height) × batch: N images share one
+   * UNet call of batch halves·N (2·N, or N at guidance 1) only within `maxBatchPixels` (else one image at a
+   * time, see `imagesPerCall`); a job over either limit is refused (`memoryProblem`). Absent: no batching, no limit.
    */
   memory: z.object({ maxBatchPixels: z.number().int().positive(), maxJobPixels: z.number().int().positive() }).optional(),
   scheduler: SchedulerConfigSchema,
-  /** How the graphs store their weights. `graphs` compute in float32 either way (fp16 weights are cast at load); see `gpuGraphs`. */
+  /** How the graphs store their weights. `graphs` compute in float32 either way (fp16 weights are cast at load); an fp16 bundle also has `gpuGraphs`. */
   precision: z.enum(["fp32", "fp16"]).default("fp32"),
   tokenizer: z.object({ merges: z.string().min(1) }),
   graphs: GraphFilesSchema,
@@ -77,6 +77,9 @@ export const ManifestSchema = z.object({
    */
   gpuGraphs: GraphFilesSchema.optional(),
   files: z.array(BundleFileSchema).min(1),
+}).refine((m) => (m.precision === "fp16") === (m.gpuGraphs !== undefined), {
+  message: "gpuGraphs is required with precision fp16 and not allowed with fp32",
+  path: ["gpuGraphs"],
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -99,21 +102,43 @@ export interface MemoryProblem {
   message: string;
 }
 
+/** UNet samples per image: [negative, conditional], or the conditional one alone at guidance 1 (CFG's result then equals it). */
+export const guidanceHalves = (guidanceScale: number): 1 | 2 => (guidanceScale === 1 ? 1 : 2);
+
+export interface JobSize {
+  width: number;
+  height: number;
+  numImages: number;
+  /** Guidance 1 runs no negative half, so it costs half the pixels per call. @default a guided job (> 1) */
+  guidanceScale?: number;
+}
+
 /**
- * Why a job of `numImages` images of width × height exceeds the manifest's memory budget (undefined when it
- * fits or the bundle states none): one image's guided pair, 2 × width × height, must fit `maxBatchPixels`
- * (the smallest UNet call the runner makes for it), and numImages × width × height must fit `maxJobPixels`.
+ * How many images share one UNet call: all `numImages` (batch halves · N) when the manifest's memory budget
+ * allows it, `halves · N · width · height ≤ maxBatchPixels`; else one at a time, also when the bundle states
+ * no budget. The runner batches by it; `memoryProblem` refuses what even one image at a time cannot fit.
  */
-export function memoryProblem(manifest: Pick<Manifest, "memory">, job: { width: number; height: number; numImages: number }): MemoryProblem | undefined {
+export function imagesPerCall(memory: Manifest["memory"], job: JobSize): number {
+  const pixels = guidanceHalves(job.guidanceScale ?? 2) * job.numImages * job.width * job.height;
+  return memory && pixels <= memory.maxBatchPixels ? job.numImages : 1;
+}
+
+/**
+ * Why a job exceeds the manifest's memory budget (undefined when it fits or the bundle states none): one
+ * image's UNet call, halves × width × height (its guided pair, or the image alone at guidance 1), must fit
+ * `maxBatchPixels`, and numImages × width × height must fit `maxJobPixels`. The API and the runner ask it.
+ */
+export function memoryProblem(manifest: Pick<Manifest, "memory">, job: JobSize): MemoryProblem | undefined {
   const { memory } = manifest;
   if (!memory) return undefined;
   const { width, height, numImages } = job;
-  const pair = 2 * width * height;
-  if (pair > memory.maxBatchPixels) {
+  const halves = guidanceHalves(job.guidanceScale ?? 2);
+  const call = halves * width * height;
+  if (call > memory.maxBatchPixels) {
     return {
       limit: "maxBatchPixels",
       fields: ["width", "height"],
-      message: `A ${width}×${height} image needs ${pair} pixels per UNet call (2 × width × height, its guided pair); this model's memory budget allows ${memory.maxBatchPixels} (maxBatchPixels).`,
+      message: `A ${width}×${height} image needs ${call} pixels per UNet call (${halves} × width × height${halves === 2 ? ", its guided pair" : ""}); this model's memory budget allows ${memory.maxBatchPixels} (maxBatchPixels).`,
     };
   }
   const total = numImages * width * height;
