@@ -109,6 +109,19 @@ describe("model:build refuses bad inputs", () => {
     expect(await failure({ clip: small })).toMatch(/tokenizer: .*vocab\.json has 999 entries; the text encoder's token embedding has 1000 rows/);
   });
 
+  it("an --out folder that is not a bundle, which it leaves untouched", async () => {
+    const notes = join(work, "notes");
+    cpSync(clip, notes, { recursive: true });
+    const error = await buildModel({ fastcomposer: CHECKPOINT, sd15: join(FC, "stable-diffusion-v1-5"), clip, out: notes }).catch((e: Error) => e);
+    expect((error as Error).message).toBe(`--out ${notes} exists and is not a bundle (no manifest.json); choose a new folder or remove it`);
+    expect(readdirSync(notes).sort()).toEqual(["config.json", "merges.txt", "vocab.json"]);
+  });
+
+  it("a --vae file without VAE weights", async () => {
+    const vae = file("loss-only.safetensors", safetensorsBytes({ "loss.logvar": { dtype: "F32", shape: [1], bytes: f32Bytes([0]) } }));
+    expect(await failure({ vae })).toBe(`--vae ${vae}: holds no VAE weights`);
+  });
+
   it("the command exits 1 with the message, 2 on bad usage", () => {
     const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "gpu-runner/src/cli/model-build.ts", ...args], { cwd: ROOT, encoding: "utf8" });
     const bad = maliciousCheckpoint("posix", "system", join(work, "pwned-cli"));

@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { SchedulerConfigSchema, type Manifest, type SchedulerConfig } from "@troupe/shared/contracts/manifest";
 import { readJson, type Json } from "../checkpoints/diffusers-folder.ts";
-import { verifyFiles } from "../bundle/bundle-files.ts";
 import { GRAPH_FILES, graphSpecs, type GraphKey } from "../bundle/graph-spec.ts";
 import { checkGpuGraph, readManifest } from "../bundle/load-bundle.ts";
 import { GRAPH_REVISION, writeBundle } from "../bundle/write-bundle.ts";
@@ -95,7 +94,8 @@ function chooseSources(offers: { checkpoint: Offer; sd15: Offer; vae?: Offer }, 
     const offer = order.find((o) => o.candidates.has(c));
     if (!offer) {
       const asked = fromSd15.has(c) ? ` (--from-sd15 asked for it from ${offers.sd15.label})` : "";
-      throw new Error(`missing component ${c}: none of the inputs holds it${asked}`);
+      const inputs = [offers.checkpoint, offers.sd15, offers.vae].filter((o) => o !== undefined).map((o) => o.label).join(", ");
+      throw new Error(`missing component ${c}: none of the inputs (${inputs}) holds it${asked}`);
     }
     chosen.set(c, offer);
   }
@@ -109,8 +109,8 @@ function chooseSources(offers: { checkpoint: Offer; sd15: Offer; vae?: Offer }, 
  * whole graph and sees the float32 I/O a GPU session will.
  */
 async function verifyBundle(dir: string): Promise<void> {
+  // writeBundle has just hashed every file into the manifest: the sessions are what is left to check
   const manifest = await readManifest(dir);
-  await verifyFiles(dir, manifest.files);
   const specs = graphSpecs(manifest);
   // one session at a time: peak memory stays at one graph, not the whole model
   for (const key of Object.keys(specs) as GraphKey[]) {
@@ -124,6 +124,22 @@ async function verifyBundle(dir: string): Promise<void> {
         await session.release();
       }
     }
+  }
+}
+
+/** Moves `temp` to `out`, replacing an older bundle there only once the new one is complete; on failure the old one is put back. */
+async function replaceFolder(out: string, temp: string): Promise<void> {
+  const old = existsSync(out) ? await mkdtemp(`${out}.old-`) : undefined;
+  try {
+    if (old) await rename(out, join(old, "bundle"));
+    try {
+      await rename(temp, out);
+    } catch (e) {
+      if (old) await rename(join(old, "bundle"), out);
+      throw e;
+    }
+  } finally {
+    if (old) await rm(old, { recursive: true, force: true });
   }
 }
 
@@ -177,6 +193,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
     opened.push(sd15);
     const vae = options.vae ? vaeOffer(options.vae, layout) : undefined;
     if (vae) opened.push(vae);
+    if (vae && !vae.candidates.has("vae")) throw new Error(`--vae ${options.vae}: holds no VAE weights`);
     const chosen = chooseSources({ checkpoint, sd15, vae }, new Set(options.fromSd15 ?? []));
 
     const weights = new Map<Component, ComponentWeights>();
@@ -207,9 +224,10 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
     const merges = checkTokenizer(tokenizerDir, config.tokenizer.kind === "file" ? config.tokenizer.vocabSize : 0);
     const scheduler = schedulerFrom(sd15.configs.scheduler, `${options.sd15}/scheduler/scheduler_config.json`);
 
+    // never replace a folder that is not a bundle (`--out .`, the SD 1.5 folder by mistake)
+    if (existsSync(out) && !existsSync(join(out, "manifest.json"))) throw new Error(`--out ${out} exists and is not a bundle (no manifest.json); choose a new folder or remove it`);
     await mkdir(dirname(out), { recursive: true });
-    const temp = `${out}.partial-${process.pid}`;
-    await rm(temp, { recursive: true, force: true });
+    const temp = await mkdtemp(`${out}.partial-`);
     try {
       const perGraph = Object.fromEntries(COMPONENTS.map((c) => [GRAPH_OF[c], weights.get(c)!])) as Record<GraphKey, ComponentWeights>;
       const manifest = await writeBundle(config, temp, perGraph, {
@@ -227,11 +245,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
         return summarize(c, chosen.get(c)!, weights.get(c)!, [...notInGraph, ...ignored.get(c)!]);
       });
       if (options.verifySessions ?? true) await verifyBundle(temp);
-      // replace an older bundle only now that the new one is complete
-      const old = `${out}.old-${process.pid}`;
-      if (existsSync(out)) await rename(out, old);
-      await rename(temp, out);
-      await rm(old, { recursive: true, force: true });
+      await replaceFolder(out, temp);
       const bytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
       return { out, manifest, config, origins, components, unused: groupIgnored(opened.flatMap((o) => o.ignored)), bytes, seconds: (performance.now() - started) / 1000 };
     } finally {

@@ -1,6 +1,6 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSafetensors } from "../checkpoints/safetensors-file.ts";
@@ -110,6 +110,13 @@ describe("model:build from FastComposer's checkpoint + an SD 1.5 diffusers folde
     await expectGoldens(half.out, GRAPHS.unet, join(FC, "io", "unet_box_bias.safetensors"));
     await expectGoldens(half.out, GRAPHS.vae, join(FC, "io", "vae_square.safetensors"));
     await expectGoldens(half.out, GRAPHS.text, join(FC, "io", "text_encoder.safetensors"));
+  });
+
+  it("replaces an older bundle at --out, leaving no partial or old folder beside it", async () => {
+    const again = await buildModel({ clip, out: report.out, fastcomposer: CHECKPOINT, sd15: SD15_FOLDER, precision: "fp16" });
+    expect(again.manifest.precision).toBe("fp16");
+    expect(readdirSync(work).filter((n) => n.startsWith(basename(report.out)))).toEqual([basename(report.out)]);
+    await expectGoldens(again.out, GRAPHS.fuse, join(FC, "io", "fuse.safetensors"));
   });
 
   it("reads bfloat16 and float32 storages (the postfuse module saved each way)", async () => {

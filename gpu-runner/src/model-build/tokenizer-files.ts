@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { clipVocabulary, mergeLines } from "@troupe/shared/tokenizer/clip-tokenizer";
+import { ClipTokenizer, clipVocabulary, mergeLines } from "@troupe/shared/tokenizer/clip-tokenizer";
 import { readJson } from "../checkpoints/diffusers-folder.ts";
 
 /**
@@ -16,12 +16,14 @@ export function checkTokenizer(dir: string, vocabSize: number): string {
   const size = Object.keys(vocab).length;
   const fail = (why: string) => new Error(`tokenizer: ${vocabPath} ${why}; the text encoder's token embedding has ${vocabSize} rows. Use the tokenizer that belongs to these weights.`);
   if (size !== vocabSize) throw fail(`has ${size} entries`);
-  if (vocab["<|startoftext|>"] !== vocabSize - 2 || vocab["<|endoftext|>"] !== vocabSize - 1) throw fail(`puts <|startoftext|>/<|endoftext|> at ${vocab["<|startoftext|>"]}/${vocab["<|endoftext|>"]}, not ${vocabSize - 2}/${vocabSize - 1}`);
-  const merges = mergeLines(readFileSync(mergesPath, "utf8"));
-  const needed = vocabSize - 514;
-  if (merges.length < needed) throw new Error(`tokenizer: ${mergesPath} has ${merges.length} merges; a vocabulary of ${vocabSize} needs ${needed}`);
-  // the ids the runner's tokenizer derives from merges.txt must be the ids vocab.json gives
-  const expected = clipVocabulary(merges.slice(0, needed));
+  const text = readFileSync(mergesPath, "utf8");
+  try {
+    ClipTokenizer.fromMerges(text, { vocabSize }); // exactly as the runner will load it
+  } catch (e) {
+    throw new Error(`tokenizer: ${mergesPath}: ${(e as Error).message}`);
+  }
+  // the ids the runner's tokenizer derives from merges.txt (BOS and EOS last) must be the ids vocab.json gives
+  const expected = clipVocabulary(mergeLines(text).slice(0, vocabSize - 514));
   const wrong = expected.findIndex((token, id) => vocab[token] !== id);
   if (wrong >= 0) throw fail(`gives "${expected[wrong]}" id ${vocab[expected[wrong]]}, but merges.txt implies ${wrong}`);
   return mergesPath;
