@@ -15,7 +15,7 @@ export function openCheckpoint(file: string): TensorFile {
   } finally {
     closeSync(fd);
   }
-  if (magic[0] === 0x50 && magic[1] === 0x4b) return openTorchCheckpoint(file);
-  if (magic[0] === 0x80) throw new Error(`${file}: a legacy (pre-1.6, non-zip) torch.save file; re-save it with a current torch or convert it to safetensors`);
+  // "PK": a zip; 0x80: a legacy torch.save pickle, which the torch reader names as such
+  if ((magic[0] === 0x50 && magic[1] === 0x4b) || magic[0] === 0x80) return openTorchCheckpoint(file);
   return openSafetensors(file);
 }

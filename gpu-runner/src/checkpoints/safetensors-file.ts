@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
-import { DTYPE_BYTES, elementCount, floatsFromBytes, readExactly, type StoredDType, type StoredTensor, type TensorFile } from "./tensor-file.ts";
+import { DTYPE_BYTES, elementCount, readExactly, readFloats, type StoredDType, type StoredTensor, type TensorFile } from "./tensor-file.ts";
 
 interface HeaderEntry {
   dtype: string;
@@ -51,7 +51,7 @@ export function openSafetensors(file: string): TensorFile {
         file,
         dtype,
         shape: t.shape,
-        read: () => floatsFromBytes(readExactly(fd, end - begin, dataStart + begin, file), dtype, `${file}: tensor ${key}`),
+        read: () => readFloats(fd, dtype, elementCount(t.shape), dataStart + begin, file, `${file}: tensor ${key}`),
       });
     }
     return { file, tensors, close: () => closeSync(fd) };

@@ -30,15 +30,20 @@ export interface TensorFile {
   close(): void;
 }
 
-/** Reads exactly `length` bytes at `position`, or throws naming the file (a truncated file). */
-export function readExactly(fd: number, length: number, position: number, file: string): Buffer {
-  const buf = Buffer.allocUnsafe(length);
+/** Fills `target` from `position`, or throws naming the file (a truncated file). */
+function readInto(fd: number, target: Uint8Array, position: number, file: string): void {
   let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
+  while (done < target.byteLength) {
+    const n = readSync(fd, target, done, target.byteLength - done, position + done);
     if (n === 0) throw new Error(`${file}: unexpected end of file at byte ${position + done} (truncated?)`);
     done += n;
   }
+}
+
+/** Reads exactly `length` bytes at `position`, or throws naming the file (a truncated file). */
+export function readExactly(fd: number, length: number, position: number, file: string): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  readInto(fd, buf, position, file);
   return buf;
 }
 
@@ -56,25 +61,47 @@ function halfToFloat(h: number): number {
 let halfTable: Float32Array | undefined;
 const halves = () => (halfTable ??= Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h)));
 
-/** F32 / F16 / BF16 little-endian bytes → float32 values. */
-export function floatsFromBytes(raw: Buffer, dtype: StoredDType, what: string): Float32Array {
+/** Throws, naming `what`, unless `dtype` can be a graph weight. */
+export function assertFloat(dtype: StoredDType, what: string): void {
   if (!FLOAT_DTYPES.has(dtype)) throw new Error(`${what} has dtype ${dtype}; a weight must be F32, F16 or BF16`);
-  const n = raw.byteLength / DTYPE_BYTES[dtype];
-  const out = new Float32Array(n);
-  if (dtype === "F32") new Uint8Array(out.buffer).set(raw); // little-endian host, as every ORT target is
-  else {
-    // an aligned copy, so the halves can be read through a Uint16Array (little-endian host)
-    const codes = new Uint16Array(n);
-    new Uint8Array(codes.buffer).set(raw);
-    if (dtype === "F16") {
-      const table = halves();
-      for (let i = 0; i < n; i++) out[i] = table[codes[i]];
-    } else {
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) bits[i] = codes[i] << 16; // bf16 is the top half of a float32
-    }
+}
+
+/** F16 / BF16 codes → float32 values. */
+function fromHalves(codes: Uint16Array, dtype: StoredDType): Float32Array {
+  const out = new Float32Array(codes.length);
+  if (dtype === "F16") {
+    const table = halves();
+    for (let i = 0; i < codes.length; i++) out[i] = table[codes[i]];
+  } else {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < codes.length; i++) bits[i] = codes[i] << 16; // bf16 is the top half of a float32
   }
   return out;
+}
+
+/**
+ * `count` F32 / F16 / BF16 values at `position` in a file as float32: read straight into the result (F32) or
+ * into one array of half codes (F16 / BF16), no intermediate buffer. Little-endian host, as every ORT target is.
+ */
+export function readFloats(fd: number, dtype: StoredDType, count: number, position: number, file: string, what: string): Float32Array {
+  assertFloat(dtype, what);
+  if (dtype === "F32") {
+    const out = new Float32Array(count);
+    readInto(fd, new Uint8Array(out.buffer), position, file);
+    return out;
+  }
+  const codes = new Uint16Array(count);
+  readInto(fd, new Uint8Array(codes.buffer), position, file);
+  return fromHalves(codes, dtype);
+}
+
+/** F32 / F16 / BF16 little-endian bytes already in memory → float32 values. */
+export function floatsFromBytes(raw: Uint8Array, dtype: StoredDType, what: string): Float32Array {
+  assertFloat(dtype, what);
+  const n = raw.byteLength / DTYPE_BYTES[dtype];
+  const aligned = new Uint8Array(n * DTYPE_BYTES[dtype]); // typed views need alignment the source may lack
+  aligned.set(raw);
+  return dtype === "F32" ? new Float32Array(aligned.buffer) : fromHalves(new Uint16Array(aligned.buffer), dtype);
 }
 
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

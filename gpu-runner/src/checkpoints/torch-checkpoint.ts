@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { unpickle, type PickleValue, type TensorRef } from "./pickle.ts";
-import { DTYPE_BYTES, FLOAT_DTYPES, elementCount, floatsFromBytes, readExactly, type StoredDType, type StoredTensor, type TensorFile } from "./tensor-file.ts";
+import { DTYPE_BYTES, assertFloat, elementCount, readExactly, readFloats, type StoredDType, type StoredTensor, type TensorFile } from "./tensor-file.ts";
 import { listZipEntries, zipEntryDataOffset, type ZipEntry } from "./zip-entries.ts";
 
 const STORAGE_DTYPES: Record<string, StoredDType> = {
@@ -111,9 +111,9 @@ function openFd(fd: number, file: string): TensorFile {
       dtype,
       shape: t.shape,
       read(): Float32Array {
-        if (!FLOAT_DTYPES.has(dtype)) return floatsFromBytes(Buffer.alloc(0), dtype, what); // throws, before reading anything
+        assertFloat(dtype, what);
         if (empty) return new Float32Array(0);
-        const values = floatsFromBytes(readExactly(fd, span * bytesPer, dataOffset + t.storageOffset * bytesPer, file), dtype, what);
+        const values = readFloats(fd, dtype, span, dataOffset + t.storageOffset * bytesPer, file, what);
         return isContiguous(t.shape, t.stride) ? values : gather(values, t.shape, t.stride);
       },
     });
