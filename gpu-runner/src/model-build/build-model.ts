@@ -69,6 +69,18 @@ export interface BuildReport {
 const GRAPH_OF: Record<Component, GraphKey> = { unet: "unet", vae: "vaeDecoder", textEncoder: "textEncoder", imageEncoder: "imageEncoder", fuse: "fuse" };
 const TOKEN_EMBEDDING = "text_model.embeddings.token_embedding.weight";
 
+/** CompVis' yaml as an object, or an error naming the file. */
+function readYaml(path: string): Json {
+  let value: unknown;
+  try {
+    value = parseYaml(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: not readable YAML (${(e as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${path}: expected a YAML mapping (CompVis' v1-inference.yaml)`);
+  return value as Json;
+}
+
 /** diffusers' scheduler_config.json → the manifest's; SD 1.5's values where it is silent. */
 function schedulerFrom(json: Json | undefined, where: string): SchedulerConfig | undefined {
   if (!json) return undefined;
@@ -177,7 +189,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
   const started = performance.now();
   const out = resolve(options.out);
   const labels: Record<string, string> = {};
-  const ldm = options.sd15Config ? (parseYaml(readFileSync(options.sd15Config, "utf8")) as Json) : undefined;
+  const ldm = options.sd15Config ? readYaml(options.sd15Config) : undefined;
   if (options.sd15Config) labels.ldm = options.sd15Config;
   const clipConfigPath = options.clip ? join(options.clip, "config.json") : undefined;
   const clip = clipConfigPath ? readJson(clipConfigPath) : undefined;
