@@ -26,8 +26,6 @@ export interface WriteBundleOptions {
   precision?: WeightPrecision;
   /** @default SD 1.5's */
   scheduler?: SchedulerConfig;
-  /** @default config.name */
-  name?: string;
 }
 
 /** One weight source for every graph, or one per graph (real checkpoints: each component its own). */
@@ -40,7 +38,7 @@ const BUILDERS: Record<GraphKey, (g: GraphBuilder, config: ModelConfig, vocabSiz
   imageEncoder: buildImageEncoder,
   fuse: buildFuse,
   unet: (g, config) => buildUNet(g, config),
-  vaeDecoder: (g, config) => buildVaeDecoder(g, config),
+  vaeDecoder: buildVaeDecoder,
 };
 
 /** Writes the merges file; returns its bundle path and the vocabulary size it implies. */
@@ -106,7 +104,7 @@ export async function writeBundle(config: ModelConfig, outDir: string, weights: 
   }
 
   const manifest: Manifest = {
-    name: options.name ?? config.name,
+    name: config.name,
     version: options.version ?? GRAPH_REVISION,
     hiddenSize: config.hiddenSize,
     sizes: config.sizes,

@@ -70,4 +70,9 @@ describe("GraphBuilder", () => {
     expect((out.y.data as Float32Array)[999]).toBe(1000.5);
     expect((out.s.data as Float32Array)[0]).toBe(10);
   });
+
+  it("refuses an fp16 weight beyond float16's range instead of storing Inf, naming it", () => {
+    const g = new GraphBuilder("g", { precision: "fp16", weights: { tensor: () => Float32Array.of(1, 70000) } });
+    expect(() => g.weight("w.weight", [2], "normal")).toThrow(/GraphBuilder g: weight w\.weight: value 70000 at index 1 is beyond float16's range/);
+  });
 });

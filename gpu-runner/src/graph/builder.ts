@@ -13,7 +13,7 @@ export const OPSET = 17;
  * Operator sets beside the default one that a node may use, with the version imported: ONNX Runtime's
  * contrib ops (`com.microsoft`, e.g. the fused MultiHeadAttention) are version 1.
  */
-export const EXTRA_OPSETS = { "com.microsoft": 1 } as const;
+const EXTRA_OPSETS = { "com.microsoft": 1 } as const;
 export type OpDomain = keyof typeof EXTRA_OPSETS;
 const IR_VERSION = 8;
 
@@ -124,7 +124,13 @@ export class GraphBuilder {
     const values = this.options.weights.tensor(name, dims, init, fanIn);
     if (this.options.precision !== "fp16") return this.initializer(name, values, dims);
     // ORT folds the Cast at session creation: CPU compute stays float32 while the files are half size
-    return this.op("Cast", [this.initializer(name, toFloat16Array(values), dims)], { to: ELEM.float32 });
+    let half: Uint16Array;
+    try {
+      half = toFloat16Array(values, "error");
+    } catch (e) {
+      throw new Error(`GraphBuilder ${this.name}: weight ${name}: ${(e as Error).message}; build with precision fp32`);
+    }
+    return this.op("Cast", [this.initializer(name, half, dims)], { to: ELEM.float32 });
   }
 
   /** A shared int64 constant (shapes, axes), created once per distinct value. */

@@ -2,7 +2,7 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-export function toHalfBits(value: number): number {
+function toHalfBits(value: number): number {
   f32[0] = value;
   const x = u32[0];
   const sign = (x >>> 16) & 0x8000;
@@ -26,8 +26,21 @@ export function toHalfBits(value: number): number {
   return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
 }
 
-export function toFloat16Array(values: Float32Array): Uint16Array {
+/** float16's largest finite value. */
+const HALF_MAX = 65504;
+
+/**
+ * float32 → half bits. Beyond ±65504: "saturate" clamps (graph constants such as a −1e9 mask, where only
+ * "very large" matters), "error" throws (a weight that large would silently become Inf).
+ */
+export function toFloat16Array(values: Float32Array, overflow: "saturate" | "error"): Uint16Array {
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = toHalfBits(values[i]);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Math.abs(v) > HALF_MAX && Number.isFinite(v)) {
+      if (overflow === "error") throw new RangeError(`value ${v} at index ${i} is beyond float16's range (±${HALF_MAX})`);
+      out[i] = toHalfBits(Math.sign(v) * HALF_MAX);
+    } else out[i] = toHalfBits(v);
+  }
   return out;
 }

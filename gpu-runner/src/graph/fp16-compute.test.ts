@@ -9,9 +9,8 @@ import { emulateFloat16Storage, float16ComputeProblems, float32Nodes, inferElemT
 import { groupNorm } from "./layers/group-norm.ts";
 import { linear } from "./layers/linear.ts";
 import { timestepEmbedding } from "./layers/timestep-embedding.ts";
-import { pseudoRandom } from "./test-support.ts";
+import { pseudoRandom, relativeError } from "./test-support.ts";
 import { seededRandom } from "./weights.ts";
-import { relativeError } from "../model-build/test-support.ts";
 
 const { onnx } = onnxProto;
 const { FLOAT, FLOAT16, INT64 } = onnx.TensorProto.DataType;
@@ -21,7 +20,6 @@ const session = (model: onnxProto.onnx.IModelProto | string) =>
   typeof model === "string" ? ort.InferenceSession.create(model, { intraOpNumThreads: 1 }) : ort.InferenceSession.create(bytesOf(model), { intraOpNumThreads: 1 });
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
 
-const maxRel = relativeError;
 
 const halfValues = (t: onnxProto.onnx.ITensorProto) => {
   const raw = new Uint8Array(t.rawData!);
@@ -71,7 +69,7 @@ describe("toFloat16Compute", () => {
     expect(out.y.type).toBe("float32");
     expect(out.ids_out.data).toEqual(ref.ids_out.data);
     const masked = (a: Float32Array) => a.filter((_, i) => i % 8 !== 1);
-    expect(maxRel(masked(out.y.data as Float32Array), masked(ref.y.data as Float32Array))).toBeLessThan(2e-3);
+    expect(relativeError(masked(out.y.data as Float32Array), masked(ref.y.data as Float32Array))).toBeLessThan(2e-3);
   });
 
   it("keeps the timestep embedding's Sin/Cos argument and GroupNorm's statistics in float32", async () => {
@@ -102,8 +100,8 @@ describe("toFloat16Compute", () => {
     // temb 1.6e-4, h 6.3e-4; with the Sin/Cos chain in fp16 instead, temb 6.9e-3 and h 3.7e-3
     const feeds = { timestep: f32(Float32Array.from([999, 981]), [2]), x: f32(pseudoRandom(2 * 8 * 16, 9).map((v) => 40 + 30 * v), [2, 8, 4, 4]) };
     const [ref, out] = [await (await session(model)).run(feeds), await (await session(half)).run(feeds)];
-    expect(maxRel(out.temb.data as Float32Array, ref.temb.data as Float32Array)).toBeLessThan(1e-3);
-    expect(maxRel(out.h.data as Float32Array, ref.h.data as Float32Array)).toBeLessThan(2e-3);
+    expect(relativeError(out.temb.data as Float32Array, ref.temb.data as Float32Array)).toBeLessThan(1e-3);
+    expect(relativeError(out.h.data as Float32Array, ref.h.data as Float32Array)).toBeLessThan(2e-3);
   });
 
   it("converts Constant, ConstantOfShape and Cast(to=FLOAT) inside the graph, keeps Resize's scales float32", async () => {
@@ -150,7 +148,7 @@ describe("toFloat16Compute", () => {
     expect(statSync(dataPath).size).toBe(size);
     const feeds = { x: f32(pseudoRandom(32, 2), [1, 32]) };
     const [ref, out] = [await (await session(join(dir, "ext.onnx"))).run(feeds), await (await session(join(dir, "ext.fp16.onnx"))).run(feeds)];
-    expect(maxRel(out.y.data as Float32Array, ref.y.data as Float32Array)).toBeLessThan(2e-3);
+    expect(relativeError(out.y.data as Float32Array, ref.y.data as Float32Array)).toBeLessThan(2e-3);
   });
 });
 

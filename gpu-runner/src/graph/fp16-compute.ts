@@ -1,5 +1,5 @@
 import onnxProto from "onnx-proto";
-import { toHalfBits } from "./float16.ts";
+import { toFloat16Array } from "./float16.ts";
 
 // onnx-proto is CommonJS: Node ESM sees only its default export.
 import onnx = onnxProto.onnx;
@@ -15,29 +15,27 @@ const isFloat = (type: number | undefined): boolean => type === FLOAT || type ==
  * statistics: ORT's CUDA kernel keeps fp16 stats in float itself, but not every provider's does, and the
  * two Casts cost little beside the convolutions around each GroupNorm.
  */
-export const FLOAT32_OPS: ReadonlySet<string> = new Set(["InstanceNormalization", "GroupNormalization"]);
+const FLOAT32_OPS: ReadonlySet<string> = new Set(["InstanceNormalization", "GroupNormalization"]);
 
 /**
  * Ops whose argument needs float32 (the timestep embedding: cos/sin of t·f with t up to 999, where fp16's
  * spacing is 0.5). They are computed in float32 together with the elementwise chain that feeds them from
  * the graph's inputs (`FLOAT32_CHAIN_OPS`); the walk stops at any other op, whose output is cast up.
  */
-export const FLOAT32_ARGUMENT_OPS: ReadonlySet<string> = new Set(["Sin", "Cos", "Exp"]);
+const FLOAT32_ARGUMENT_OPS: ReadonlySet<string> = new Set(["Sin", "Cos", "Exp"]);
 const FLOAT32_CHAIN_OPS: ReadonlySet<string> = new Set([
   "Mul", "Div", "Add", "Sub", "Neg", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Concat", "Slice", "Gather", "Transpose", "Identity", "Cast",
   "Constant", "ConstantOfShape",
 ]);
 
 /** The ops the fp16 graphs exist for: each must read fp16 tensors (checked by `float16ComputeProblems`). */
-export const FLOAT16_HEAVY_OPS: ReadonlySet<string> = new Set(["Conv", "MatMul", "Gemm", "Softmax", "LayerNormalization", "MultiHeadAttention", "Attention"]);
+const FLOAT16_HEAVY_OPS: ReadonlySet<string> = new Set(["Conv", "MatMul", "Gemm", "Softmax", "LayerNormalization", "MultiHeadAttention", "Attention"]);
 
 /** Inputs whose type the op's schema fixes to float (Resize's roi and scales), never converted. */
 const FIXED_FLOAT32_INPUTS: Readonly<Record<string, readonly number[]>> = { Resize: [1, 2] };
 /** Inputs whose element type does not matter (only their shape is read): no Cast for them. */
 const ANY_FLOAT_INPUTS: Readonly<Record<string, readonly number[]>> = { Shape: [0], Size: [0] };
 
-/** fp16's largest finite value: float constants beyond it saturate (a −1e9 mask becomes −65504, not −Inf). */
-const HALF_MAX = 65504;
 
 function attr(node: onnx.INodeProto, name: string): onnx.IAttributeProto | undefined {
   return node.attribute?.find((a) => a.name === name);
@@ -128,10 +126,18 @@ function floatValues(t: onnx.ITensorProto): Float32Array {
 
 /** An inline FLOAT tensor as FLOAT16 (saturating), same name and dims. */
 function toHalfTensor(t: onnx.ITensorProto, name = t.name!): onnx.ITensorProto {
-  const values = floatValues(t);
-  const half = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) half[i] = toHalfBits(Math.max(-HALF_MAX, Math.min(HALF_MAX, values[i])));
+  const half = toFloat16Array(floatValues(t), "saturate");
   return { name, dims: t.dims, dataType: FLOAT16, rawData: new Uint8Array(half.buffer) };
+}
+
+/** A name generator that never repeats one of `used` (and records what it hands out). */
+function freshNames(used: Set<string>): (hint: string) => string {
+  return (hint) => {
+    let name = hint;
+    for (let n = 1; used.has(name); n++) name = `${hint}_${n}`;
+    used.add(name);
+    return name;
+  };
 }
 
 const isExternal = (t: onnx.ITensorProto) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
@@ -191,12 +197,7 @@ export function toFloat16Compute(model: onnx.IModelProto): onnx.ModelProto {
   const types = inferElemTypes(stripped);
   const island = float32Nodes(stripped, types);
   const used = new Set<string>([...types.keys(), ...(graph.output ?? []).map((o) => o.name!)]);
-  const fresh = (hint: string) => {
-    let name = hint;
-    for (let n = 1; used.has(name); n++) name = `${hint}_${n}`;
-    used.add(name);
-    return name;
-  };
+  const fresh = freshNames(used);
 
   const inputNames = new Set((graph.input ?? []).map((v) => v.name!));
   const producerOf = new Map<string, number>();
@@ -337,12 +338,7 @@ export function emulateFloat16Storage(model: onnx.IModelProto): onnx.ModelProto 
   const island = float32Nodes(graph, types);
   const inits = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const used = new Set<string>([...types.keys()]);
-  const fresh = (hint: string) => {
-    let name = hint;
-    for (let n = 1; used.has(name); n++) name = `${hint}_${n}`;
-    used.add(name);
-    return name;
-  };
+  const fresh = freshNames(used);
   const splitter = fresh("fp16_splitter");
   const out: onnx.INodeProto[] = [];
   const roundInto = (value: string, result: string) => {

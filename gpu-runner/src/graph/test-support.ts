@@ -16,3 +16,15 @@ export function pseudoRandom(length: number, seed = 1): Float32Array {
     return (s / 2 ** 32) * 2 - 1;
   });
 }
+
+/** The parity fixtures' measure: max |ours − ref| / max |ref|. */
+export function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (ours.length !== ref.length) throw new Error(`lengths differ: ${ours.length} vs ${ref.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return diff / scale;
+}

@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import * as ort from "onnxruntime-node";
+import { relativeError } from "../graph/test-support.ts";
+
+export { relativeError };
 import { clipVocabulary, mergeLines } from "@troupe/shared/tokenizer/clip-tokenizer";
 
 /** The parity fixtures (outside the project, never copied into it). */
@@ -37,18 +40,6 @@ export function readGoldens(path: string): Record<string, ort.Tensor> {
     else throw new Error(`${path}: ${name} has dtype ${t.dtype}`);
   }
   return out;
-}
-
-/** The parity fixtures' measure: max |ours − ref| / max |ref|. */
-export function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  if (ours.length !== ref.length) throw new Error(`lengths differ: ${ours.length} vs ${ref.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
 }
 
 /**

@@ -11,8 +11,6 @@ export interface ClipEncoderOptions {
   layers: number;
   /** Additive mask on the self-attention scores (the text tower's causal mask): the fused node's attention bias. */
   mask?: string;
-  /** Self-attention as one com.microsoft.MultiHeadAttention node. @default true */
-  fusedAttention?: boolean;
 }
 
 /** transformers CLIPEncoderLayer: pre-norm self-attention and a quick_gelu MLP, each with a residual. */
@@ -24,7 +22,6 @@ export function clipEncoderLayer(g: GraphBuilder, x: string, prefix: string, opt
     names: "clip",
     qkvBias: true,
     bias: options.mask,
-    fused: options.fusedAttention,
   });
   const h = g.op("Add", [x, attn.out]);
   const mlp = linear(g, quickGelu(g, linear(g, layerNorm(g, h, `${prefix}.layer_norm2`, dim), `${prefix}.mlp.fc1`, dim, intermediate)), `${prefix}.mlp.fc2`, intermediate, dim);

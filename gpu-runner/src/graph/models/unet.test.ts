@@ -2,7 +2,7 @@ import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../builder.ts";
 import { TINY_CONFIG } from "../configs/tiny.ts";
-import { f32, pseudoRandom, sessionOf } from "../test-support.ts";
+import { f32, pseudoRandom, relativeError, sessionOf } from "../test-support.ts";
 import { seededRandom } from "../weights.ts";
 import { buildUNet, type UNetOptions } from "./unet.ts";
 
@@ -33,16 +33,6 @@ function opCounts(options: UNetOptions): Record<string, number> {
   return counts;
 }
 
-/** max |a − b| / max |b|, the parity fixtures' measure. */
-function rel(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  b.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(a[i] - v));
-    scale = Math.max(scale, Math.abs(v));
-  });
-  return diff / scale;
-}
 
 const feeds = {
   sample: f32(pseudoRandom(B * 4 * H * W, 1), [B, 4, H, W]),
@@ -110,12 +100,12 @@ describe("unet fused attention", () => {
     for (const bias of [boxBias(6), new Float32Array(B * L * H * W)]) {
       const run = { ...feeds, cross_attention_bias: f32(bias, [B, L, H, W]) };
       const [a, b] = [await fused.run(run), await explicit.run(run)];
-      for (const name of ["noise_pred", "attention_probs"]) expect(rel(a[name].data as Float32Array, b[name].data as Float32Array), name).toBeLessThanOrEqual(1e-5);
+      for (const name of ["noise_pred", "attention_probs"]) expect(relativeError(a[name].data as Float32Array, b[name].data as Float32Array), name).toBeLessThanOrEqual(1e-5);
     }
   });
 
   it("equals the explicit graph without the bias input too", async () => {
     const [a, b] = [await (await unet({ localizedAttention: false })).run(feeds), await (await unet({ localizedAttention: false, fusedAttention: false })).run(feeds)];
-    expect(rel(a.noise_pred.data as Float32Array, b.noise_pred.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+    expect(relativeError(a.noise_pred.data as Float32Array, b.noise_pred.data as Float32Array)).toBeLessThanOrEqual(1e-5);
   });
 });

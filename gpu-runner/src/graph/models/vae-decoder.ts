@@ -10,18 +10,13 @@ import { toImage, toSequence } from "../layers/spatial.ts";
 
 const EPS = 1e-6;
 
-export interface VaeDecoderOptions {
-  /** The mid block's self-attention as one com.microsoft.MultiHeadAttention node. @default true */
-  fusedAttention?: boolean;
-}
-
 /**
  * The VAE mid block's single-head spatial self-attention (diffusers Attention with group_norm), + residual.
  * Fused: explicit scores would be [B, 1, hw, hw], 4 GiB per image at 1024² (a 128² latent).
  */
-function vaeAttention(g: GraphBuilder, x: string, prefix: string, channels: number, groups: number, fused: boolean | undefined): string {
+function vaeAttention(g: GraphBuilder, x: string, prefix: string, channels: number, groups: number): string {
   const seq = toSequence(g, groupNorm(g, x, `${prefix}.group_norm`, channels, groups, EPS));
-  const { out } = attentionModule(g, prefix, seq, undefined, { heads: 1, dim: channels, qkvBias: true, fused });
+  const { out } = attentionModule(g, prefix, seq, undefined, { heads: 1, dim: channels, qkvBias: true });
   return g.op("Add", [toImage(g, out, x), x]);
 }
 
@@ -29,7 +24,7 @@ function vaeAttention(g: GraphBuilder, x: string, prefix: string, channels: numb
  * diffusers AutoencoderKL.decode without the scaling: `latent float[B,4,h,w]` → `image float[B,3,8h,8w]`,
  * nominally in [−1, 1]. The caller has already divided the latent by `config.vae.scalingFactor`.
  */
-export function buildVaeDecoder(g: GraphBuilder, config: ModelConfig, options: VaeDecoderOptions = {}): void {
+export function buildVaeDecoder(g: GraphBuilder, config: ModelConfig): void {
   const { latentChannels, blockOutChannels, layersPerBlock, normGroups: groups } = config.vae;
   const resnet = (x: string, prefix: string, inC: number, outC: number) => resnetBlock(g, x, prefix, { inChannels: inC, outChannels: outC, groups, eps: EPS });
   const latent = g.input("latent", "float32", ["B", latentChannels, "h", "w"]);
@@ -39,7 +34,7 @@ export function buildVaeDecoder(g: GraphBuilder, config: ModelConfig, options: V
   let h = conv2d(g, latent, "post_quant_conv", latentChannels, latentChannels, { kernel: 1 });
   h = conv2d(g, h, "decoder.conv_in", latentChannels, top);
   h = resnet(h, "decoder.mid_block.resnets.0", top, top);
-  h = vaeAttention(g, h, "decoder.mid_block.attentions.0", top, groups, options.fusedAttention);
+  h = vaeAttention(g, h, "decoder.mid_block.attentions.0", top, groups);
   h = resnet(h, "decoder.mid_block.resnets.1", top, top);
 
   let outC = top;
