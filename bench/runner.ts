@@ -11,14 +11,12 @@
  * and ~4 GB of disk under models/sd15); `--skip-attention` leaves out part 3 (two ~3.4 GB graphs in a
  * temp folder, a few minutes).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureTinyBundle, MODELS_DIR } from "../gpu-runner/src/bundle/tiny-bundle.ts";
-import { GRAPH_REVISION, writeBundle } from "../gpu-runner/src/bundle/write-bundle.ts";
+import { ensureBundle, ensureTinyBundle, MODELS_DIR } from "../gpu-runner/src/bundle/tiny-bundle.ts";
 import { SD15_CONFIG } from "../gpu-runner/src/graph/configs/sd15.ts";
-import { seededRandom } from "../gpu-runner/src/graph/weights.ts";
 import { benchAttention, printAttentionBench, type AttentionBenchResult } from "./runner/attention-bench.ts";
 import { benchPipeline, type PipelineBenchResult } from "./runner/pipeline-bench.ts";
 import { benchStack, type StackBenchResult } from "./runner/stack-bench.ts";
@@ -27,31 +25,26 @@ const CLIP_MERGES = fileURLToPath(new URL("../../shared/data/clip/bpe_simple_voc
 const skipSd15 = process.argv.includes("--skip-sd15");
 const skipAttention = process.argv.includes("--skip-attention");
 
+/** models/sd15, the bundle `make-bundle --config sd15` writes: rebuilt only when the graphs change (~2 min). */
 async function ensureSd15(): Promise<string> {
-  const dir = join(MODELS_DIR, "sd15");
-  const current = existsSync(join(dir, "manifest.json")) && JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")).version === GRAPH_REVISION;
-  if (!current) {
-    // built again whenever the graphs change (GRAPH_REVISION), so the bench never times an old graph
-    process.stdout.write("building the sd15-sized bundle with random weights (one-off, ~2 min)…\n");
-    await writeBundle(SD15_CONFIG, dir, seededRandom(15), { merges: CLIP_MERGES });
-  }
-  return dir;
+  process.stdout.write("the sd15-sized bundle with random weights (built once per graph revision, ~2 min)…\n");
+  return ensureBundle(SD15_CONFIG, join(MODELS_DIR, "sd15"), { merges: CLIP_MERGES });
 }
 
 const pipelines: PipelineBenchResult[] = [];
-pipelines.push(await benchPipeline(await ensureTinyBundle(), { size: 128, steps: 20, rounds: 5, threads: 1 }));
+pipelines.push(await benchPipeline(await ensureTinyBundle(), { size: 128, steps: 20, rounds: 5, threads: 1, numImages: { images: 4, steps: 20, rounds: 5 } }));
 if (!skipSd15) pipelines.push(await benchPipeline(await ensureSd15(), { size: 256, steps: 2, rounds: 2, threads: cpus().length }));
 
 const stacks: StackBenchResult[] = [];
 for (const runners of [1, 2]) stacks.push(await benchStack(runners, { sequential: 8, burst: 24 }));
 
 console.log("\nPipeline: our denoising loop vs the bare UNet session.run (same inputs, medians)");
-console.table(pipelines.map((p) => ({ bundle: p.bundle, size: p.size, "loop ms/step": p.loopMsPerStep, "bare ms/step": p.bareMsPerStep, "loop/bare": p.overheadRatio, "peak RSS MB": p.peakRssMb })));
+console.table(pipelines.filter((p) => p.numImages).map(({ numImages: n, ...p }) => ({ bundle: p.bundle, size: p.size, steps: n!.steps, "batched s/img": n!.batchedSecondsPerImage, "looped s/img": n!.loopedSecondsPerImage, "batched denoise s/img": n!.batchedDenoiseSecondsPerImage, "looped denoise s/img": n!.loopedDenoiseSecondsPerImage, speedup: n!.speedup })));
 console.log("Stages (ms, last round)");
 console.table(Object.fromEntries(pipelines.map((p) => [`${p.bundle} ${p.size}`, p.stagesMs])));
 console.log(`Denoising time / its own UNet session.run time (same run): ${pipelines.map((p) => `${p.bundle} ×${p.inRunRatio}`).join(", ")}`);
 console.log("numImages 4: one batch-2N UNet call per step vs one image at a time (s/image, medians)");
-console.table(pipelines.map((p) => ({ bundle: p.bundle, size: p.size, steps: p.numImages.steps, "batched s/img": p.numImages.batchedSecondsPerImage, "looped s/img": p.numImages.loopedSecondsPerImage, "batched denoise s/img": p.numImages.batchedDenoiseSecondsPerImage, "looped denoise s/img": p.numImages.loopedDenoiseSecondsPerImage, speedup: p.numImages.speedup })));
+console.table(pipelines.filter((p) => p.numImages).map(({ numImages: n, ...p }) => ({ bundle: p.bundle, size: p.size, steps: n!.steps, "batched s/img": n!.batchedSecondsPerImage, "looped s/img": n!.loopedSecondsPerImage, "batched denoise s/img": n!.batchedDenoiseSecondsPerImage, "looped denoise s/img": n!.loopedDenoiseSecondsPerImage, speedup: n!.speedup })));
 console.log("Local stack, tiny bundle, 10 steps at 128×128");
 console.table(stacks.map((s) => ({ runners: s.runners, "end-to-end ms": s.endToEndMs, "inference ms": s.inferenceMs, "orchestration ms": s.orchestrationMs, "jobs/min": s.jobsPerMinute })));
 

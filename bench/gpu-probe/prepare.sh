@@ -84,14 +84,17 @@ elif command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
   mkdir -p "$TMP/apt/partial" "$TMP/debs"
   o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$TMP/apt"
   # shellcheck disable=SC2086
-  apt-get $o update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; exit 1; }
-  # shellcheck disable=SC2086
-  (cd "$TMP/debs" && apt-get $o download $DEBS >>"$TMP/apt.log" 2>&1) || { cat "$TMP/apt.log" >&2; exit 1; }
-  rm -rf "$DEST/vulkan" && mkdir -p "$DEST/vulkan" && cp "$TMP"/debs/*.deb "$DEST/vulkan/"
-  mkdir -p "$TMP/x"
-  for f in "$DEST"/vulkan/*.deb; do dpkg -x "$f" "$TMP/x"; done
-  mkdir -p "$TMP/lib" && cp -a "$TMP"/x/usr/lib/x86_64-linux-gnu/lib*.so* "$TMP/lib/"
-  tar -C "$TMP/lib" -czf "$DEST/vulkan-libs.tar.gz" .
+  # best effort: without the loader the probe still runs and reports "libvulkan.so.1 missing" as its reason
+  if apt-get $o update >"$TMP/apt.log" 2>&1 && (cd "$TMP/debs" && apt-get $o download $DEBS >>"$TMP/apt.log" 2>&1); then
+    rm -rf "$DEST/vulkan" && mkdir -p "$DEST/vulkan" && cp "$TMP"/debs/*.deb "$DEST/vulkan/"
+    mkdir -p "$TMP/x"
+    for f in "$DEST"/vulkan/*.deb; do dpkg -x "$f" "$TMP/x"; done
+    mkdir -p "$TMP/lib" && cp -a "$TMP"/x/usr/lib/x86_64-linux-gnu/lib*.so* "$TMP/lib/"
+    tar -C "$TMP/lib" -czf "$DEST/vulkan-libs.tar.gz" .
+  else
+    say "Vulkan loader: apt-get failed (no package index reachable?); continuing without it:"
+    tail -3 "$TMP/apt.log" >&2
+  fi
 else
   say "Vulkan loader: no apt-get/dpkg here; the probe will need a system libvulkan.so.1"
 fi

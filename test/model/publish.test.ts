@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { resolveBundleDir } from "@troupe/gpu-runner/bundle/fetch-bundle";
 import { loadBundle, releaseBundle } from "@troupe/gpu-runner/bundle/load-bundle";
 import { PARITY, writeClipTokenizer } from "@troupe/gpu-runner/model-build/test-support";
@@ -20,6 +20,7 @@ beforeAll(async () => {
   env = await startTestEnv();
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   await env?.stop();
   rmSync(work, { recursive: true, force: true });
 });
@@ -39,7 +40,7 @@ describe("model:build --publish", () => {
     expect(run.stdout).toMatch(/^unet: 682 tensors from the FastComposer checkpoint$/m);
     expect(run.stdout).toMatch(new RegExp(`published 7 files to ${uri} \\(manifest.json last\\)`));
 
-    process.env.TROUPE_BUNDLE_CACHE = join(work, "cache");
+    vi.stubEnv("TROUPE_BUNDLE_CACHE", join(work, "cache"));
     const dir = await resolveBundleDir(uri, env.clients.s3);
     const bundle = await loadBundle(dir, { executionProvider: "cpu" });
     expect(bundle.manifest).toMatchObject({ name: "fastcomposer-sd15", hiddenSize: 64, tokens: { vocabSize: 1000 } });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { MODELS_DIR, TINY_SEED } from "../bundle/tiny-bundle.ts";
+import { MODELS_DIR, seededVersion, TINY_SEED } from "../bundle/tiny-bundle.ts";
 import { GRAPH_REVISION, writeBundle } from "../bundle/write-bundle.ts";
 import { CONFIGS } from "../graph/configs/index.ts";
 import { safetensorsSource, seededRandom, type WeightSource } from "../graph/weights.ts";
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     merges: values.merges,
     precision: values.precision,
     // the same version ensureTinyBundle expects, so `npm run model:tiny` and the tests share one bundle
-    version: `${GRAPH_REVISION}-${files.length > 0 ? "safetensors" : `seed${seed}`}${values.precision === "fp16" ? "-fp16" : ""}`,
+    version: `${files.length > 0 ? `${GRAPH_REVISION}-safetensors` : seededVersion(seed)}${values.precision === "fp16" ? "-fp16" : ""}`,
   });
   const bytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
   console.log(JSON.stringify({ bundle: out, name: manifest.name, version: manifest.version, files: manifest.files.length, bytes, ms: Math.round(performance.now() - started) }));
