@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openSafetensors } from "../../gpu-runner/src/checkpoints/safetensors-file.ts";
 import { floatsFromBytes } from "../../gpu-runner/src/checkpoints/tensor-file.ts";
+import { keysListing, PARITY } from "../../gpu-runner/src/checkpoints/test-support.ts";
 import { openTorchCheckpoint } from "../../gpu-runner/src/checkpoints/torch-checkpoint.ts";
 import { SMALL } from "./configs.ts";
 import { byteSize, componentTensors, fastComposerKeys, isScheduleBuffer, ldmKeys, type TensorSpec } from "./tensor-list.ts";
@@ -15,19 +15,9 @@ import { Values, writeSafetensors, writeTorchZip } from "./writers.ts";
  * exactly those of the parity fixtures' real files, so the full-size files have the real layouts.
  */
 
-export const PARITY = fileURLToPath(new URL("../../../shared/data/parity/", import.meta.url));
 
-const DTYPE_NAME: Record<string, TensorSpec["dtype"]> = { float16: "F16", float32: "F32", int64: "I64", int32: "I32" };
-
-/** `name\tdtype\t[shape]` lines (the fixtures' *-keys.txt). */
-function keyFile(path: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of readFileSync(path, "utf8").split("\n").filter(Boolean)) {
-    const [name, dtype, shape] = line.split("\t");
-    out.set(name, `${DTYPE_NAME[dtype] ?? dtype} ${JSON.stringify(JSON.parse(shape))}`);
-  }
-  return out;
-}
+/** A fixture's *-keys.txt as name → "dtype [shape]". */
+const keyFile = (path: string): Map<string, string> => new Map(keysListing(path).map(([name, dtype, shape]) => [name, `${dtype} ${JSON.stringify(shape)}`]));
 
 function sameKeys(what: string, ours: TensorSpec[], theirs: Map<string, string>): void {
   const mine = new Map(ours.map((t) => [t.name, `${t.dtype} ${JSON.stringify(t.shape)}`]));

@@ -1,9 +1,8 @@
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { openSafetensors } from "./safetensors-file.ts";
+import { keysListing, PARITY } from "./test-support.ts";
 import { type Component, type LdmLayout, detectForeignLayout, mapLdmKey, renameOldVaeAttention, SD15_LDM_LAYOUT } from "./ldm-names.ts";
 
-const PARITY = fileURLToPath(new URL("../../../../shared/data/parity/", import.meta.url));
 const SINGLE = `${PARITY}sd15-single-file/`;
 const STOCK = `${PARITY}fastcomposer-checkpoint/stable-diffusion-v1-5/`;
 const DIFFUSERS_FILES: Record<Component, string> = {
@@ -12,29 +11,14 @@ const DIFFUSERS_FILES: Record<Component, string> = {
   textEncoder: `${STOCK}text_encoder/model.fp16.safetensors`,
 };
 
-/** name → shape, from a safetensors header (u64 LE length + JSON). */
+/** name → shape, from a safetensors header. */
 function safetensorsShapes(file: string): Map<string, number[]> {
-  const fd = openSync(file, "r");
-  try {
-    const len = Buffer.alloc(8);
-    readSync(fd, len, 0, 8, 0);
-    const json = Buffer.alloc(Number(len.readBigUInt64LE(0)));
-    readSync(fd, json, 0, json.length, 8);
-    const header = JSON.parse(json.toString("utf8")) as Record<string, { shape: number[] }>;
-    return new Map(Object.entries(header).filter(([k]) => k !== "__metadata__").map(([k, v]) => [k, v.shape]));
-  } finally {
-    closeSync(fd);
-  }
+  const f = openSafetensors(file);
+  f.close(); // the header is all this needs
+  return new Map([...f.tensors].map(([k, t]) => [k, [...t.shape]]));
 }
 
-/** model-keys.txt: name, dtype, shape ("[32, 4, 3, 3]"), tab-separated. */
-const LDM_KEYS: [string, number[]][] = readFileSync(`${SINGLE}model-keys.txt`, "utf8")
-  .split("\n")
-  .filter((l) => l.trim() !== "")
-  .map((l) => {
-    const [name, , shape] = l.split("\t");
-    return [name, JSON.parse(shape) as number[]];
-  });
+const LDM_KEYS: [string, number[]][] = keysListing(`${SINGLE}model-keys.txt`).map(([name, , shape]) => [name, shape]);
 
 const tensorName = (key: string, layout?: LdmLayout) => {
   const m = mapLdmKey(key, layout);

@@ -1,10 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { StoredDType } from "./tensor-file.ts";
 
 /** Test fixtures built by hand: STORED zips (optionally ZIP64) and torch-style pickles. */
 
-export const PARITY = new URL("../../../../shared/data/parity/", import.meta.url);
+/** The parity fixtures (outside the project, never copied into it). */
+export const PARITY = fileURLToPath(new URL("../../../../shared/data/parity/", import.meta.url));
+
+const LISTED_DTYPES: Record<string, StoredDType> = { float32: "F32", float16: "F16", bfloat16: "BF16", int64: "I64", int32: "I32" };
+
+/** A fixture's `*-keys.txt`: `name<TAB>dtype<TAB>[shape]` lines, in file order. */
+export function keysListing(path: string): [string, StoredDType, number[]][] {
+  return readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [name, dtype, shape] = line.split("\t");
+      return [name, LISTED_DTYPES[dtype], JSON.parse(shape) as number[]];
+    });
+}
 
 function crc32(data: Uint8Array): number {
   let crc = ~0;

@@ -1,11 +1,11 @@
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { floatsFromBytes, readExactly, type StoredDType, type TensorFile } from "./tensor-file.ts";
-import { PARITY, Pickler, f32Bytes, stateDictPickle, storedZip, tempDir, torchZip, type TensorSpec } from "./test-support.ts";
+import { PARITY, Pickler, keysListing, f32Bytes, stateDictPickle, storedZip, tempDir, torchZip, type TensorSpec } from "./test-support.ts";
 import { openTorchCheckpoint } from "./torch-checkpoint.ts";
 
-const at = (path: string): string => fileURLToPath(new URL(path, PARITY));
+const at = (path: string): string => join(PARITY, path);
 const FASTCOMPOSER = at("fastcomposer-checkpoint/fastcomposer/pytorch_model.bin");
 const POSTFUSE_F32 = at("fastcomposer-checkpoint/dtype-variants/postfuse_module.float32.bin");
 const POSTFUSE_BF16 = at("fastcomposer-checkpoint/dtype-variants/postfuse_module.bfloat16.bin");
@@ -15,18 +15,6 @@ const SD15_SAFETENSORS = at("sd15-single-file/model.safetensors");
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const DTYPES: Record<string, StoredDType> = { float32: "F32", float16: "F16", bfloat16: "BF16", int64: "I64" };
-
-/** `name<TAB>dtype<TAB>[shape]` lines, in file order. */
-function keysListing(path: string): [string, StoredDType, number[]][] {
-  return readFileSync(path, "utf8")
-    .trim()
-    .split("\n")
-    .map((line) => {
-      const [name, dtype, shape] = line.split("\t");
-      return [name, DTYPES[dtype], JSON.parse(shape) as number[]];
-    });
-}
 
 function withFile<T>(path: string, body: (f: TensorFile) => T): T {
   const f = openTorchCheckpoint(path);

@@ -1,11 +1,11 @@
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readExactly } from "./tensor-file.ts";
 import { PARITY, storedZip, tempDir } from "./test-support.ts";
 import { listZipEntries, zipEntryDataOffset, type ZipEntry } from "./zip-entries.ts";
 
-const CHECKPOINT = fileURLToPath(new URL("fastcomposer-checkpoint/fastcomposer/pytorch_model.bin", PARITY));
+const CHECKPOINT = join(PARITY, "fastcomposer-checkpoint", "fastcomposer", "pytorch_model.bin");
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 

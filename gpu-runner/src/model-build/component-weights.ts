@@ -56,14 +56,6 @@ export class ComponentWeights implements WeightSource {
     this.byName.set(candidate.name, candidate);
   }
 
-  get size(): number {
-    return this.byName.size;
-  }
-
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-
   get(name: string): Candidate | undefined {
     return this.byName.get(name);
   }

@@ -8,8 +8,7 @@ import { relativeError } from "../graph/test-support.ts";
 export { relativeError };
 import { clipVocabulary, mergeLines } from "@troupe/shared/tokenizer/clip-tokenizer";
 
-/** The parity fixtures (outside the project, never copied into it). */
-export const PARITY = fileURLToPath(new URL("../../../../shared/data/parity/", import.meta.url));
+export { PARITY } from "../checkpoints/test-support.ts";
 export const CLIP_BPE = fileURLToPath(new URL("../../../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz", import.meta.url));
 
 /**
