@@ -1,6 +1,8 @@
 /**
  * API bench (`npm run bench:api`): requests/s, p50/p99 latency and CPU per request of
- * `POST /v1/generations` (real emulator calls) against a bare Hono route on the same server.
+ * `POST /v1/generations` and `GET /v1/generations/{id}` (real emulator calls) against a bare Hono
+ * route on the same server, loaded (8 clients) and unloaded (1 client), and the storage round trips
+ * each kind of request makes, counted (bench/api/round-trips.ts), with how many run one after another.
  *
  * The emulators run in a child process (this file with `--emulators`), so this process's CPU is
  * only the load generator, the Node server, Hono and our code with its AWS SDK clients. The bare
@@ -14,17 +16,22 @@ import { cpus } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createAwsClients, destroyAwsClients } from "@troupe/shared/aws/clients";
-import { loadModelInfo } from "@troupe/shared/bundle/model-info";
-import { ApiConfigSchema, loadConfig } from "@troupe/shared/config";
+import { loadModelInfo, type ModelInfo } from "@troupe/shared/bundle/model-info";
+import { ApiConfigSchema, loadConfig, type ApiConfig } from "@troupe/shared/config";
 import { UploadSchema } from "@troupe/shared/contracts/upload";
 import { createApp } from "../functions/src/app.ts";
 import { createDeps } from "../functions/src/deps.ts";
 import { startServer } from "../functions/src/handlers/node.ts";
 import { startTestEnv } from "../local/test-env.ts";
 import { writeFixtureBundle } from "../test/api/support/fixture-bundle.ts";
+import { countRoundTrips, loggedFetch, settled, summarize, type RequestLog, type RoundTripStats } from "./api/round-trips.ts";
 
 const REQUESTS = 400;
 const CONCURRENCY = 8;
+/** Unloaded: one client, one request at a time. */
+const UNLOADED_REQUESTS = 150;
+/** Requests per kind in the round-trip count (the first of each runs with a cold key cache). */
+const COUNTED = 20;
 const WARMUP = 24;
 const PHASE_CAP_MS = 60_000;
 const HARD_CAP_MS = 240_000;
@@ -38,6 +45,7 @@ interface Target {
 
 interface PhaseResult {
   name: string;
+  concurrency: number;
   requests: number;
   errors: number;
   seconds: number;
@@ -55,7 +63,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** `count` requests from `concurrency` clients, stopping early at the phase cap. */
-async function runPhase(target: Target, count: number, emulatorCpu: CpuProbe): Promise<PhaseResult> {
+async function runPhase(target: Target, count: number, emulatorCpu: CpuProbe, concurrency = CONCURRENCY): Promise<PhaseResult> {
   const latencies: number[] = [];
   let errors = 0;
   let issued = 0;
@@ -71,13 +79,14 @@ async function runPhase(target: Target, count: number, emulatorCpu: CpuProbe): P
       if (res.status !== target.ok) errors++;
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  await Promise.all(Array.from({ length: concurrency }, client));
   const seconds = (performance.now() - t0) / 1000;
   const [cpu, emu] = [cpuMs(process.cpuUsage(cpu0)), (await emulatorCpu()) - emu0];
   latencies.sort((a, b) => a - b);
   const n = latencies.length;
   return {
     name: target.name,
+    concurrency,
     requests: n,
     errors,
     seconds: round(seconds),
@@ -114,10 +123,77 @@ function startEmulatorProcess(): Promise<{ child: ChildProcessWithoutNullStreams
 }
 
 function printTable(rows: PhaseResult[]): void {
-  const cols = ["name", "requests", "errors", "rps", "p50Ms", "p99Ms", "cpuMsPerRequest", "emulatorCpuMsPerRequest"] as const;
+  const cols = ["name", "concurrency", "requests", "errors", "rps", "p50Ms", "p99Ms", "cpuMsPerRequest", "emulatorCpuMsPerRequest"] as const;
   const cells = [cols.map(String), ...rows.map((r) => cols.map((c) => String(r[c])))];
   const widths = cols.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   for (const row of cells) console.log(row.map((cell, i) => cell.padStart(widths[i])).join("  "));
+}
+
+/** Creates an upload of the bench PNG through the API. */
+async function uploadPng(url: string, headers: Record<string, string>): Promise<string> {
+  const res = await fetch(`${url}/v1/uploads`, { method: "POST", headers, body: JSON.stringify({ contentType: "image/png", contentLength: PNG.length }) });
+  const slot = UploadSchema.parse(await res.json());
+  await fetch(slot.uploadUrl, { method: "PUT", headers: slot.headers, body: PNG });
+  return slot.id;
+}
+
+const ONE_SUBJECT = (uploadId: string) => JSON.stringify({ prompt: "a photo of a man img walking a dog in a park at sunset", subjects: [{ uploadId }], steps: 30 });
+const TWO_SUBJECTS = (a: string, b: string) => JSON.stringify({ prompt: "a man img and a woman img sitting in a park", subjects: [{ uploadId: a }, { uploadId: b }], steps: 30 });
+
+interface CountedKind extends RoundTripStats {
+  name: string;
+  /** The first request of a key this process had not seen (cold key cache), same measure. */
+  coldKeySequential: number;
+  coldKeyCalls: number;
+}
+
+/**
+ * Storage round trips per kind of request, counted on a second app with its own clients and deps
+ * (so the timed app never pays for the counting): each kind gets a fresh key whose first request
+ * is the cold one, then COUNTED − 1 warm ones, one at a time.
+ */
+async function countKinds(mainUrl: string, config: ApiConfig, model: ModelInfo): Promise<CountedKind[]> {
+  const clients = createAwsClients(config);
+  countRoundTrips(clients);
+  const deps = await createDeps(config, { clients, model, log: () => {} });
+  const logs: RequestLog[] = [];
+  const server = await startServer({ fetch: loggedFetch(createApp(deps), logs) }, { port: 0 });
+  const kinds: CountedKind[] = [];
+  try {
+    type Send = (url: string, headers: Record<string, string>, i: number) => Promise<Response>;
+    const kind = async (name: string, prepare: (headers: Record<string, string>) => Promise<Send>) => {
+      // A fresh key, prepared through the timed app so the counting app has never seen it.
+      const { key } = await deps.stores.keys.create({ name: `bench-${name}`, monthlyImages: 10_000_000, ratePerMinute: 100_000 });
+      const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+      const run = await prepare(headers);
+      logs.length = 0;
+      for (let i = 0; i < COUNTED; i++) {
+        const res = await run(server.url, headers, i);
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`${name}: ${res.status}`);
+      }
+      await settled();
+      const [cold, ...warm] = logs.splice(0);
+      const coldStats = summarize([cold]);
+      kinds.push({ name, ...summarize(warm), coldKeySequential: coldStats.sequentialMax, coldKeyCalls: coldStats.callsPerRequest });
+    };
+    const post = (body: string, extra: (i: number) => Record<string, string> = () => ({})): Send => (url, headers, i) =>
+      fetch(`${url}/v1/generations`, { method: "POST", headers: { ...headers, ...extra(i) }, body });
+    await kind("POST /v1/generations, 1 subject", async (h) => post(ONE_SUBJECT(await uploadPng(mainUrl, h))));
+    await kind("POST /v1/generations, 2 subjects", async (h) => post(TWO_SUBJECTS(await uploadPng(mainUrl, h), await uploadPng(mainUrl, h))));
+    const tag = Date.now().toString(36);
+    await kind("POST /v1/generations, 2 subjects, Idempotency-Key", async (h) =>
+      post(TWO_SUBJECTS(await uploadPng(mainUrl, h), await uploadPng(mainUrl, h)), (i) => ({ "idempotency-key": `bench-${tag}-${i}` })),
+    );
+    await kind("GET /v1/generations/{id}", async (h) => {
+      const job = (await (await fetch(`${mainUrl}/v1/generations`, { method: "POST", headers: h, body: ONE_SUBJECT(await uploadPng(mainUrl, h)) })).json()) as { id: string };
+      return (url, headers) => fetch(`${url}/v1/generations/${job.id}`, { headers });
+    });
+  } finally {
+    await server.close();
+    destroyAwsClients(clients);
+  }
+  return kinds;
 }
 
 async function main(): Promise<void> {
@@ -130,8 +206,9 @@ async function main(): Promise<void> {
   const emulators = await startEmulatorProcess();
   const bundle = writeFixtureBundle();
   const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bundle });
+  const model = await loadModelInfo(bundle);
   const clients = createAwsClients(config);
-  const deps = await createDeps(config, { clients, model: await loadModelInfo(bundle), log: () => {} });
+  const deps = await createDeps(config, { clients, model, log: () => {} });
   const app = createApp(deps);
   app.get("/bench/bare", (c) => c.json({ ok: true }));
   const server = await startServer(app, { port: 0 });
@@ -140,28 +217,46 @@ async function main(): Promise<void> {
     // A key that neither quota nor rate limit will stop, and one uploaded reference image.
     const { key } = await deps.stores.keys.create({ name: "bench", monthlyImages: 10_000_000, ratePerMinute: 100_000 });
     const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-    const slot = UploadSchema.parse(await (await fetch(`${server.url}/v1/uploads`, { method: "POST", headers, body: JSON.stringify({ contentType: "image/png", contentLength: PNG.length }) })).json());
-    await fetch(slot.uploadUrl, { method: "PUT", headers: slot.headers, body: PNG });
-    const body = JSON.stringify({ prompt: "a photo of a man img walking a dog in a park at sunset", subjects: [{ uploadId: slot.id }], steps: 30 });
+    const body = ONE_SUBJECT(await uploadPng(server.url, headers));
+    const polled = (await (await fetch(`${server.url}/v1/generations`, { method: "POST", headers, body })).json()) as { id: string };
 
     const bare: Target = { name: "GET /bench/bare", ok: 200, send: () => fetch(`${server.url}/bench/bare`, { headers }) };
     const submit: Target = { name: "POST /v1/generations", ok: 202, send: () => fetch(`${server.url}/v1/generations`, { method: "POST", headers, body }) };
-    for (const t of [bare, submit]) await runPhase(t, WARMUP, emulators.cpu);
-    const rows = [await runPhase(bare, REQUESTS, emulators.cpu), await runPhase(submit, REQUESTS, emulators.cpu)];
+    const poll: Target = { name: "GET /v1/generations/{id}", ok: 200, send: () => fetch(`${server.url}/v1/generations/${polled.id}`, { headers }) };
+    for (const t of [bare, submit, poll]) await runPhase(t, WARMUP, emulators.cpu);
+    const loaded = [await runPhase(bare, REQUESTS, emulators.cpu), await runPhase(submit, REQUESTS, emulators.cpu), await runPhase(poll, REQUESTS, emulators.cpu)];
+    const unloaded = [];
+    for (const t of [bare, submit, poll]) unloaded.push(await runPhase(t, UNLOADED_REQUESTS, emulators.cpu, 1));
+    const rows = [...loaded, ...unloaded];
+    const roundTrips = await countKinds(server.url, config, model);
 
-    const ourCpuMsPerSubmission = round(rows[1].cpuMsPerRequest - rows[0].cpuMsPerRequest, 3);
+    const ourCpuMsPerSubmission = round(loaded[1].cpuMsPerRequest - loaded[0].cpuMsPerRequest, 3);
+    const ourCpuMsPerPoll = round(loaded[2].cpuMsPerRequest - loaded[0].cpuMsPerRequest, 3);
     printTable(rows);
-    console.log(`\nour CPU per submission (submit − bare, this process): ${ourCpuMsPerSubmission} ms`);
+    console.log(`\nour CPU per submission (submit − bare, this process, ${CONCURRENCY} concurrent): ${ourCpuMsPerSubmission} ms`);
+    console.log(`our CPU per poll (poll − bare): ${ourCpuMsPerPoll} ms`);
+    console.log(`unloaded p50/p99: submission ${unloaded[1].p50Ms}/${unloaded[1].p99Ms} ms, poll ${unloaded[2].p50Ms}/${unloaded[2].p99Ms} ms, bare ${unloaded[0].p50Ms}/${unloaded[0].p99Ms} ms`);
+    console.log("\nstorage round trips per request (counted; sequential = longest chain before the response; warm key cache, then a new key's first request):");
+    for (const k of roundTrips) {
+      console.log(
+        `  ${k.name}: ${k.callsPerRequest} calls (${k.callsAfterResponse} after the response) ${JSON.stringify(k.byService)}, sequential p50 ${k.sequentialP50} max ${k.sequentialMax}; cold key: ${k.coldKeyCalls} calls, ${k.coldKeySequential} sequential`,
+      );
+    }
     const report = {
       date: new Date().toISOString(),
       node: process.version,
       cpus: cpus().length,
-      settings: { requests: REQUESTS, concurrency: CONCURRENCY, warmup: WARMUP, phaseCapMs: PHASE_CAP_MS },
+      settings: { requests: REQUESTS, concurrency: CONCURRENCY, unloadedRequests: UNLOADED_REQUESTS, counted: COUNTED, warmup: WARMUP, phaseCapMs: PHASE_CAP_MS },
       results: rows,
       ourCpuMsPerSubmission,
+      ourCpuMsPerPoll,
+      unloaded: { submission: { p50Ms: unloaded[1].p50Ms, p99Ms: unloaded[1].p99Ms }, poll: { p50Ms: unloaded[2].p50Ms, p99Ms: unloaded[2].p99Ms }, bare: { p50Ms: unloaded[0].p50Ms, p99Ms: unloaded[0].p99Ms } },
+      roundTrips,
       method:
         "Emulators run in a child process. cpuMsPerRequest = this process's CPU (load generator + Node server + Hono + our code + AWS SDK) per request; " +
-        "our CPU per submission = submit minus bare, which cancels the client, server and middleware cost both routes share.",
+        "our CPU per submission/poll = that route minus the bare route at the same concurrency, which cancels the client, server and middleware cost they share. " +
+        "Round trips are counted on a second app with its own clients, whose HTTP handlers log every attempt against the request (AsyncLocalStorage); " +
+        "sequential = the longest chain of calls, each starting after the previous ended, among those started before the response.",
     };
     writeFileSync(fileURLToPath(new URL("./api.json", import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
   } finally {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { CreateGenerationInput } from "@troupe/functions/client";
+import type { CreateGenerationInput } from "@troupe/client";
 
 type Box = [number, number, number, number];
 
@@ -17,10 +17,20 @@ export interface GenerateArgs {
   pollMs: number;
 }
 
-/** Bad command line: the command prints the message and the usage and exits 2. */
+/** Bad command line or bad local input (a subject that is a folder, missing, unreadable, no image): one line, exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
+
+/**
+ * Exit codes, one per class of failure (also in USAGE and the README).
+ * 0 done · 1 the job ran and failed · 2 bad usage or local input · 3 the API refused the request (4xx)
+ * · 4 the API could not be reached or failed (network, 5xx) · 5 the images could not be written · 130 canceled.
+ */
+export const EXIT = { ok: 0, jobFailed: 1, usage: 2, refused: 3, unavailable: 4, output: 5, canceled: 130 } as const;
+
+/** How many standalone `img` words the prompt has (the API checks exactly the same count). */
+export const imgCount = (prompt: string) => prompt.match(/(?<![\w])img(?![\w])/g)?.length ?? 0;
 
 export const USAGE = `Usage: npm run generate -- --prompt "a man img and a woman img in a park" [options]
 
@@ -35,6 +45,10 @@ export const USAGE = `Usage: npm run generate -- --prompt "a man img and a woman
   --api-key KEY        [$TROUPE_API_KEY]
   --data-dir DIR       local stack data [.data]
   --poll-ms N          how often to ask for progress [200]
+
+Exit codes: 0 done, 1 the job failed, 2 bad usage or local input (checked before anything is uploaded),
+3 the API refused the request, 4 the API could not be reached or failed, 5 the images could not be
+written, 130 canceled (Ctrl-C).
 `;
 
 const OPTIONS = {
@@ -87,6 +101,11 @@ export function parseGenerateArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   if (values.help) return { help: true };
   if (!values.prompt?.trim()) throw new UsageError("--prompt is required.");
   const subjects = values.subject ?? [];
+  const tokens = imgCount(values.prompt);
+  if (tokens === 0) throw new UsageError('The prompt has no standalone word "img": put one after each subject word ("a man img").');
+  if (subjects.length && subjects.length !== tokens) {
+    throw new UsageError(`The prompt has ${tokens} "img" word${tokens === 1 ? "" : "s"} but ${subjects.length} --subject${subjects.length === 1 ? " was" : "s were"} given; give one per "img".`);
+  }
   const boxes = (values.box ?? []).map(box);
   if (subjects.length && boxes.length && boxes.length !== subjects.length) {
     throw new UsageError(`Give one --box per --subject (${subjects.length} subjects, ${boxes.length} boxes) or none.`);

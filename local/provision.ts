@@ -9,12 +9,12 @@ export interface ProvisionOptions {
   visibilityTimeoutS?: number;
 }
 
-/** Creates (idempotently) the bucket, the jobs queue with its DLQ and the three tables. Returns the queue URLs. */
+/** Creates (idempotently) the bucket, the jobs and webhooks queues with their DLQs and the three tables. Returns the queue URLs. */
 export async function provision(
   clients: AwsClients,
   config: ResourceConfig,
   options: ProvisionOptions = {},
-): Promise<{ queueUrl: string; dlqUrl: string }> {
+): Promise<{ queueUrl: string; dlqUrl: string; webhookQueueUrl: string }> {
   try {
     await clients.s3.send(new HeadBucketCommand({ Bucket: config.TROUPE_BUCKET }));
   } catch {
@@ -36,6 +36,19 @@ export async function provision(
     }),
   );
 
+  // The webhooks queue: one message per pending delivery, hidden between attempts. Its DLQ only
+  // collects messages received far more often than a schedule needs (the sweeper re-sends anyway).
+  const webhookDlq = await clients.sqs.send(
+    new CreateQueueCommand({ QueueName: `${config.TROUPE_WEBHOOK_QUEUE_NAME}-dlq`, Attributes: { MessageRetentionPeriod: "1209600" } }),
+  );
+  const webhookDlqArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: webhookDlq.QueueUrl!, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+  const webhookQueue = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: config.TROUPE_WEBHOOK_QUEUE_NAME,
+      Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: webhookDlqArn, maxReceiveCount: 50 }) },
+    }),
+  );
+
   await ensureTables(clients.ddb, tableDefinitions(tableNames(config)));
-  return { queueUrl: queue.QueueUrl!, dlqUrl };
+  return { queueUrl: queue.QueueUrl!, dlqUrl, webhookQueueUrl: webhookQueue.QueueUrl! };
 }

@@ -11,6 +11,7 @@ import { ensureTinyBundle } from "../gpu-runner/src/bundle/tiny-bundle.ts";
 import { startEmulators } from "./emulators.ts";
 import { provision } from "./provision.ts";
 import { startRunnerPool } from "./runner-pool.ts";
+import { startWebhookSender } from "./webhook-sender.ts";
 
 export interface LocalStackOptions {
   /** Where S3 and DynamoDB data persist. @default ".data" */
@@ -56,15 +57,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const config0 = loadConfig(ApiConfigSchema, { ...userEnv, ...baseEnv, PORT: String(options.port ?? userEnv.PORT ?? 8787) });
   const clients = createAwsClients(config0);
   try {
-    const { queueUrl, dlqUrl } = await provision(clients, config0);
+    const { queueUrl, dlqUrl, webhookQueueUrl } = await provision(clients, config0);
     const bundle = userEnv.TROUPE_BUNDLE ?? (await ensureTinyBundle());
-    const env = { ...userEnv, ...baseEnv, TROUPE_QUEUE_URL: queueUrl, TROUPE_DLQ_URL: dlqUrl, TROUPE_BUNDLE: bundle };
+    const env = { ...userEnv, ...baseEnv, TROUPE_QUEUE_URL: queueUrl, TROUPE_DLQ_URL: dlqUrl, TROUPE_WEBHOOK_QUEUE_URL: webhookQueueUrl, TROUPE_BUNDLE: bundle };
     const config = loadConfig(ApiConfigSchema, { ...env, PORT: String(config0.PORT) });
 
     const apiKey = await devKey(new ApiKeyStore(clients.ddb, config.TROUPE_KEYS_TABLE), dataDir);
     // fauxqs keeps messages in memory: send again every job a previous run left queued or running.
     const resent = await redispatchPending({ sqs: clients.sqs, queueUrl, jobs: new JobStore(clients.ddb, config.TROUPE_JOBS_TABLE) }, { all: true });
     if (resent.length) log(`re-sent ${resent.length} unfinished job(s) from the last run`);
+
+    const webhooks = await startWebhookSender(clients, env, log);
 
     const server = await startServer(createApp(await createDeps(config, { clients, log })), { port: config.PORT });
     const runners = startRunnerPool(options.runners ?? 1, env, log);
@@ -74,6 +77,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...info,
       async stop() {
         await runners.stop();
+        await webhooks.stop();
         await server.close();
         destroyAwsClients(clients);
         await emulators.stop();

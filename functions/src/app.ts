@@ -1,13 +1,18 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppDeps } from "./deps.ts";
 import { onError, onNotFound } from "./error-handler.ts";
+import { documentApp } from "./openapi.ts";
 import { accessLog } from "./middleware/access-log.ts";
 import { auth } from "./middleware/auth.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
 import { requestId } from "./middleware/request-id.ts";
+import { deleteGenerationRoutes } from "./routes/generations/delete-route.ts";
+import { deliveriesRoutes } from "./routes/deliveries/index.ts";
 import { generationsRoutes } from "./routes/generations/index.ts";
+import { JobResponseSchema } from "./routes/generations/schema.ts";
 import { healthRoutes } from "./routes/health/index.ts";
+import { subjectsRoutes } from "./routes/subjects/index.ts";
 import { uploadsRoutes } from "./routes/uploads/index.ts";
 import { usageRoutes } from "./routes/usage/index.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret/index.ts";
@@ -31,29 +36,20 @@ export function createApp(deps: AppDeps) {
   app.use("/v1/*", auth({ keys: deps.stores.keys }));
   app.use("/v1/*", rateLimit({ usage: deps.stores.usage, defaultPerMinute: deps.config.TROUPE_DEFAULT_RATE_PER_MINUTE, now: deps.now }));
 
-  // Chained so the return type carries every route: `hc<AppType>` (functions/src/client) is typed from it.
+  // Chained so the return type carries every route (AppType).
   const routed = app
     .route("/healthz", healthRoutes())
     .route("/v1/uploads", uploadsRoutes(deps))
     .route("/v1/generations", generationsRoutes(deps))
+    .route("/v1/generations", deliveriesRoutes(deps))
+    .route("/v1/generations", deleteGenerationRoutes(deps))
+    .route("/v1/subjects", subjectsRoutes(deps))
     .route("/v1/usage", usageRoutes(deps))
     .route("/v1/webhook-secret", webhookSecretRoutes(deps));
 
-  routed.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
-    type: "http",
-    scheme: "bearer",
-    description: "An API key from `npm run keys -- create`, sent as `Authorization: Bearer trp_…`.",
-  });
-  routed.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Troupe API",
-      version: "1.0.0",
-      description: "Tuning-free multi-subject image generation (FastComposer). Every error is `{error:{code,message,details?,requestId}}`.",
-    },
-  });
+  documentApp(routed, { jobSchema: JobResponseSchema });
   return routed;
 }
 
-/** The app's type with every route, request and response: what the typed client is built on. */
+/** The app's type with every route, request and response (for tests and tools; the client package has its own wire types). */
 export type AppType = ReturnType<typeof createApp>;

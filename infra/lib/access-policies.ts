@@ -50,6 +50,12 @@ export function runnerStatements(scope: IConstruct, resources: RuntimeResources)
       ],
       resources: [jobQueue.queue.queueArn, jobQueue.deadLetterQueue.queueArn],
     }),
+    // The runner's sweeper sends again the message of a job whose dispatch never completed.
+    new iam.PolicyStatement({
+      sid: "RedispatchJobs",
+      actions: ["sqs:SendMessage"],
+      resources: [jobQueue.queue.queueArn],
+    }),
     new iam.PolicyStatement({
       sid: "ReadUploads",
       actions: ["s3:GetObject"],

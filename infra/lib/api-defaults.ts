@@ -1,19 +1,20 @@
 import { Duration } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import { PRODUCTION_LAMBDA_RUNTIME, PRODUCTION_NODE_MAJOR } from "./node-runtime.ts";
 
 export const DEFAULT_API_MEMORY_MIB = 512;
 export const DEFAULT_API_TIMEOUT = Duration.seconds(30);
 
 /**
- * esbuild settings for the Hono app: one ESM file for Node 20 with its source map. The AWS SDK v3 is
- * bundled too, at the lock file's versions: the runtime's copy lags and does not promise every helper
+ * esbuild settings for the Hono app: one ESM file for the runtime's Node with its source map. The AWS SDK v3
+ * is bundled too, at the lock file's versions: the runtime's copy lags and does not promise every helper
  * the app uses (s3-request-presigner, lib-dynamodb), and minified it adds well under a second of cold start.
  */
 export function defaultApiBundling(): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
-    target: "node20",
+    target: `node${PRODUCTION_NODE_MAJOR}`,
     mainFields: ["module", "main"],
     sourceMap: true,
     sourcesContent: false,
@@ -28,4 +29,4 @@ export function defaultApiBundling(): nodejs.BundlingOptions {
 
 /** Graviton: the bundle is plain JavaScript, and arm64 Lambda costs ~20% less per GB-second. */
 export const API_ARCHITECTURE = lambda.Architecture.ARM_64;
-export const API_RUNTIME = lambda.Runtime.NODEJS_20_X;
+export const API_RUNTIME = PRODUCTION_LAMBDA_RUNTIME;

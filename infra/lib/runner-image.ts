@@ -1,6 +1,7 @@
 import { IgnoreMode } from "aws-cdk-lib";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
+import { PRODUCTION_NODE_MAJOR } from "./node-runtime.ts";
 import { REPO_ROOT, RUNNER_DOCKERFILE } from "./paths.ts";
 
 /**
@@ -33,6 +34,7 @@ export interface RunnerImageOptions {
 /**
  * The runner image, built from gpu-runner/Dockerfile with the repo root as context. Synthesis only
  * stages and hashes the context; `cdk deploy` builds and pushes it. linux/amd64 because g5 is x86.
+ * NODE_MAJOR is the API's Node major, so both halves of production run the same Node.
  */
 export function runnerImageFromAsset(options: RunnerImageOptions = {}): ecs.ContainerImage {
   return ecs.ContainerImage.fromAsset(options.directory ?? REPO_ROOT, {
@@ -40,5 +42,6 @@ export function runnerImageFromAsset(options: RunnerImageOptions = {}): ecs.Cont
     exclude: [...RUNNER_IMAGE_EXCLUDE],
     ignoreMode: IgnoreMode.DOCKER,
     platform: Platform.LINUX_AMD64,
+    buildArgs: { NODE_MAJOR: String(PRODUCTION_NODE_MAJOR) },
   });
 }

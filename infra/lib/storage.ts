@@ -1,4 +1,4 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
@@ -6,12 +6,21 @@ import {
   DEFAULT_OUTPUT_EXPIRY_DAYS,
   DEFAULT_UPLOAD_EXPIRY_DAYS,
   JOBS_TABLE,
+  OUTPUTS_PREFIX,
+  UPLOADS_PREFIX,
   KEYS_TABLE,
   USAGE_TABLE,
   defaultBucketProps,
   defaultTableProps,
 } from "./storage-defaults.ts";
 import { assertValid, integerIn } from "./validate-props.ts";
+
+/**
+ * The per-key retention values and their tag: the same as shared/src/contracts/retention.ts (infra does not
+ * depend on shared; infra/test/storage.test.ts checks they agree). One lifecycle rule per value and prefix.
+ */
+export const RETENTION_DAYS = [1, 2, 3, 7, 14] as const;
+export const RETENTION_TAG = "troupe-retention-days";
 
 export interface StorageProps {
   /**
@@ -58,6 +67,13 @@ export class Storage extends Construct {
         removalPolicy,
       }),
     );
+    // Per-key retention (keys CLI `retention`): objects written with the tag `troupe-retention-days=N`
+    // expire after N days by these tag-filtered rules, before the prefix-wide ones above.
+    for (const days of RETENTION_DAYS) {
+      for (const [name, prefix] of [["uploads", UPLOADS_PREFIX], ["outputs", OUTPUTS_PREFIX]] as const) {
+        this.bucket.addLifecycleRule({ id: `retention-${name}-${days}d`, prefix, tagFilters: { [RETENTION_TAG]: String(days) }, expiration: Duration.days(days) });
+      }
+    }
     this.keysTable = new dynamodb.Table(this, "KeysTable", defaultTableProps(KEYS_TABLE, removalPolicy));
     this.jobsTable = new dynamodb.Table(this, "JobsTable", defaultTableProps(JOBS_TABLE, removalPolicy));
     this.usageTable = new dynamodb.Table(this, "UsageTable", defaultTableProps(USAGE_TABLE, removalPolicy));

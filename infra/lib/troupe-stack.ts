@@ -9,6 +9,7 @@ import { JobQueue } from "./job-queue.ts";
 import { Operations } from "./operations.ts";
 import { RunnerService } from "./runner-service.ts";
 import { Storage } from "./storage.ts";
+import { Webhooks } from "./webhooks.ts";
 import { assertValid } from "./validate-props.ts";
 
 export interface TroupeStackProps extends StackProps {
@@ -19,6 +20,8 @@ export interface TroupeStackProps extends StackProps {
   readonly bundleUri?: string;
   /** @default functions/src/handlers/lambda.ts */
   readonly apiEntry?: string;
+  /** @default functions/src/handlers/webhooks-lambda.ts */
+  readonly webhooksEntry?: string;
   /** @default the image built from gpu-runner/Dockerfile */
   readonly runnerImage?: ecs.ContainerImage;
   /** @default - no email subscription */
@@ -58,6 +61,7 @@ export class TroupeStack extends Stack {
   public readonly api: Api;
   public readonly gpuCluster: GpuCluster;
   public readonly runner: RunnerService;
+  public readonly webhooks: Webhooks;
   public readonly scaling: BacklogScaling;
   public readonly operations: Operations;
 
@@ -95,6 +99,10 @@ export class TroupeStack extends Stack {
       stopTimeout,
       shutdownGraceSeconds: props.shutdownGraceSeconds,
     });
+    // Terminal transitions (runner) and redeliveries (API) wake the webhook sender.
+    this.webhooks = new Webhooks(this, "Webhooks", { ...resources, entry: props.webhooksEntry });
+    this.webhooks.connect(this.api.function, (k, v) => this.api.function.addEnvironment(k, v));
+    this.webhooks.connect(this.runner.taskDefinition.taskRole, (k, v) => this.runner.container.addEnvironment(k, v));
     this.scaling = new BacklogScaling(this, "Scaling", {
       service: this.runner.service,
       cluster: this.gpuCluster.cluster,
@@ -121,6 +129,7 @@ export class TroupeStack extends Stack {
       BucketName: this.storage.bucket.bucketName,
       QueueUrl: this.jobQueue.queue.queueUrl,
       DlqUrl: this.jobQueue.deadLetterQueue.queueUrl,
+      WebhookQueueUrl: this.webhooks.queue.queueUrl,
       KeysTableName: this.storage.keysTable.tableName,
       JobsTableName: this.storage.jobsTable.tableName,
       UsageTableName: this.storage.usageTable.tableName,

@@ -22,9 +22,9 @@ describe("Api", () => {
     template = Template.fromStack(stack);
   });
 
-  it("runs the bundled ESM handler on Node 20", () => {
+  it("runs the bundled ESM handler on Node 24", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
-      Runtime: "nodejs20.x",
+      Runtime: "nodejs24.x",
       Handler: "index.handler",
       Architectures: ["arm64"],
     });

@@ -11,7 +11,7 @@ import { testApp } from "./fixtures/stacks.ts";
 describe("runner image asset", () => {
   let outdir: string;
   let staged: string;
-  let manifest: { dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }> };
+  let manifest: { dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string; dockerBuildArgs?: Record<string, string> } }> };
   beforeAll(() => {
     outdir = mkdtempSync(join(tmpdir(), "troupe-image-"));
     const app = testApp({ outdir });
@@ -29,7 +29,7 @@ describe("runner image asset", () => {
 
   it("builds gpu-runner/Dockerfile for linux/amd64 from the repo root", () => {
     const [image] = Object.values(manifest.dockerImages);
-    expect(image.source).toMatchObject({ dockerFile: "gpu-runner/Dockerfile", platform: "linux/amd64" });
+    expect(image.source).toMatchObject({ dockerFile: "gpu-runner/Dockerfile", platform: "linux/amd64", dockerBuildArgs: { NODE_MAJOR: "24" } });
   });
 
   it("stages the sources and lock file but no node_modules, .git or cdk.out", () => {
@@ -46,9 +46,9 @@ describe("gpu-runner/Dockerfile", () => {
   const dockerfile = readFileSync(join(REPO_ROOT, RUNNER_DOCKERFILE), "utf8");
   const instructions = dockerfile.split("\n").filter((line) => /^[A-Z]+ /.test(line));
 
-  it("builds on node:20-bookworm-slim and runs on CUDA 12.4 with cuDNN", () => {
+  it("builds on node:<NODE_MAJOR>-bookworm-slim and runs on CUDA 12.4 with cuDNN", () => {
     expect(instructions.filter((l) => l.startsWith("FROM "))).toEqual([
-      "FROM node:20-bookworm-slim AS build",
+      "FROM node:${NODE_MAJOR}-bookworm-slim AS build",
       "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04 AS runtime",
     ]);
   });

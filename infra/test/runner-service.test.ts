@@ -120,9 +120,10 @@ describe("RunnerService (defaults)", () => {
     ]);
   });
 
-  it("cannot send jobs or delete objects", () => {
-    const actions = actionsOf(statementsOfRole(template, "RunnerTaskDefinitionTaskRole"));
-    expect(actions).not.toContain("sqs:SendMessage");
-    expect(actions).not.toContain("s3:DeleteObject");
+  it("sends only to the jobs queue (its sweeper re-dispatches) and the webhooks queue, and deletes no objects", () => {
+    const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
+    const sends = statements.filter((s) => actionsOf([s]).includes("sqs:SendMessage"));
+    expect(sends.map((s) => JSON.stringify(s.Resource)).sort()).toEqual([expect.stringMatching(/JobsQueue/), expect.stringMatching(/WebhooksQueue/)]);
+    expect(actionsOf(statements)).not.toContain("s3:DeleteObject");
   });
 });

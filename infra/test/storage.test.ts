@@ -1,7 +1,8 @@
 import { Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Storage } from "../lib/storage.ts";
+import { RETENTION_DAYS as SHARED_RETENTION_DAYS, RETENTION_TAG as SHARED_RETENTION_TAG } from "../../shared/src/contracts/retention.ts";
+import { RETENTION_DAYS, RETENTION_TAG, Storage } from "../lib/storage.ts";
 import { PropsValidationError } from "../lib/validate-props.ts";
 import { testApp } from "./fixtures/stacks.ts";
 
@@ -93,6 +94,18 @@ describe("Storage", () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       TimeToLiveSpecification: ttl ? { AttributeName: ttl, Enabled: true } : Match.absent(),
     });
+  });
+
+  it("expires objects tagged with a key's shorter retention after that many days, per prefix", () => {
+    const rules = RETENTION_DAYS.flatMap((days) =>
+      ["uploads/", "outputs/"].map((prefix) =>
+        Match.objectLike({ Prefix: prefix, TagFilters: [{ Key: "troupe-retention-days", Value: String(days) }], ExpirationInDays: days, Status: "Enabled" }),
+      ),
+    );
+    template.hasResourceProperties("AWS::S3::Bucket", { LifecycleConfiguration: { Rules: Match.arrayWith(rules) } });
+    // The values the keys CLI accepts and the API and runner tag with are exactly the ones with a rule.
+    expect([...RETENTION_DAYS]).toEqual([...SHARED_RETENTION_DAYS]);
+    expect(RETENTION_TAG).toBe(SHARED_RETENTION_TAG);
   });
 
   it("keeps data when the stack is deleted", () => {

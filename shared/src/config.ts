@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_WEBHOOK_SCHEDULE, parseSchedule } from "./webhooks/schedule.ts";
 
 /**
  * Environment → typed config, shared by the API and the runner (DESIGN §6).
@@ -24,6 +25,9 @@ export const ResourceConfigSchema = z.object({
   TROUPE_DYNAMODB_ENDPOINT: z.url().optional(),
   /** Local mode allows http and loopback webhook URLs. */
   TROUPE_LOCAL_MODE: bool.default(false),
+  /** The webhooks queue (one message per pending delivery); found by name when the URL is unset. */
+  TROUPE_WEBHOOK_QUEUE_URL: z.string().min(1).optional(),
+  TROUPE_WEBHOOK_QUEUE_NAME: z.string().min(1).default("troupe-webhooks"),
 });
 
 export const ApiConfigSchema = ResourceConfigSchema.extend({
@@ -34,6 +38,16 @@ export const ApiConfigSchema = ResourceConfigSchema.extend({
   TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
   TROUPE_DEFAULT_MONTHLY_IMAGES: int(0, 10_000_000).default(1000),
   TROUPE_DEFAULT_RATE_PER_MINUTE: int(1, 100_000).default(120),
+  /** How long a verified key's record is trusted in memory: a revocation takes effect within it. 0 = no cache. */
+  TROUPE_KEY_CACHE_TTL_MS: int(0, 300_000).default(30_000),
+  /** Rate limit: hits an instance admits before it adds them to the shared counter (also its tolerance, see README). */
+  TROUPE_RATE_SYNC_BATCH: int(1, 1000).default(10),
+  /** Rate limit: fewer hits than a batch are added to the shared counter after at most this long. */
+  TROUPE_RATE_SYNC_INTERVAL_MS: int(10, 60_000).default(1000),
+  /** Open connections per AWS client (keep-alive): ≥ concurrent requests × parallel calls per request. */
+  TROUPE_HTTP_MAX_SOCKETS: int(1, 10_000).default(128),
+  /** After a rotation the old webhook secret keeps signing beside the new one this long. */
+  TROUPE_WEBHOOK_SECRET_OVERLAP_S: int(0, 30 * 24 * 3600).default(24 * 3600),
 });
 
 export const RunnerConfigSchema = ResourceConfigSchema.extend({
@@ -41,15 +55,34 @@ export const RunnerConfigSchema = ResourceConfigSchema.extend({
   TROUPE_VISIBILITY_TIMEOUT_S: int(2, 43_200).default(120),
   TROUPE_PROGRESS_INTERVAL_MS: int(50, 60_000).default(1000),
   TROUPE_SWEEP_INTERVAL_S: int(1, 3600).default(30),
-  TROUPE_WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(6),
-  TROUPE_WEBHOOK_BASE_DELAY_MS: int(10, 600_000).default(2000),
   TROUPE_SHUTDOWN_GRACE_S: int(0, 3600).default(30),
   TROUPE_WAIT_TIME_S: int(0, 20).default(20),
   TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
   TROUPE_INTRA_OP_THREADS: int(0, 256).default(0),
 });
 
+/** The webhook sender (its Lambda, or the local stack's loop). */
+export const WebhookSenderConfigSchema = ResourceConfigSchema.extend({
+  /** Waits between attempts (attempts = entries + 1); tests shorten it. */
+  TROUPE_WEBHOOK_SCHEDULE: z
+    .string()
+    .default(DEFAULT_WEBHOOK_SCHEDULE)
+    .transform((text, ctx) => {
+      try {
+        return parseSchedule(text);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: e instanceof Error ? e.message : String(e) });
+        return z.NEVER;
+      }
+    }),
+  TROUPE_WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  TROUPE_WAIT_TIME_S: int(0, 20).default(20),
+  TROUPE_SWEEP_INTERVAL_S: int(1, 3600).default(30),
+  TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
+});
+
 export type ResourceConfig = z.infer<typeof ResourceConfigSchema>;
+export type WebhookSenderConfig = z.infer<typeof WebhookSenderConfigSchema>;
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 

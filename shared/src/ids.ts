@@ -13,6 +13,6 @@ function randomBase36(length: number): string {
  * Time-sortable id: 9 base36 chars of epoch ms (ASCII order = time order until year 5138)
  * then 16 random chars, so a descending sort-key query lists newest first.
  */
-export function newId(prefix: "gen" | "upl" | "key", now = Date.now()): string {
+export function newId(prefix: "gen" | "upl" | "sub" | "key", now = Date.now()): string {
   return `${prefix}_${now.toString(36).padStart(9, "0")}${randomBase36(16)}`;
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { redispatchPending } from "@troupe/shared/jobs/dispatch";
 import { createApp } from "../../functions/src/app.ts";
+import { waitFor } from "../support/wait-for.ts";
 import { startHarness, type Harness } from "./support/harness.ts";
 
 let h: Harness;
@@ -46,8 +47,12 @@ describe("Idempotency-Key", () => {
     const headers = { "idempotency-key": "crash-after-create" };
     const first = await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) });
     await h.drainQueue();
-    // Simulate a crash between record and dispatch: no dispatchedAt, no dispatch lease taken.
-    const record = (await h.deps.stores.jobs.get(keyId, first.body.id))!;
+    // The dispatchedAt mark follows the answer: wait for it, then simulate a crash between record
+    // and dispatch: no dispatchedAt, no dispatch lease taken.
+    const record = await waitFor(async () => {
+      const job = await h.deps.stores.jobs.get(keyId, first.body.id);
+      return job?.dispatchedAt ? job : null;
+    }, { what: "the dispatchedAt mark" });
     const { dispatchedAt: _sent, dispatchingAt: _lease, ...undispatched } = record;
     await h.t.clients.ddb.send(new PutCommand({ TableName: h.deps.config.TROUPE_JOBS_TABLE, Item: undispatched }));
 

@@ -4,10 +4,10 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { createTroupeClient } from "@troupe/functions/client";
+import { createTroupeClient } from "@troupe/client";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { plainProgress, ttyProgress } from "../../cli/progress.ts";
-import type { Job } from "../../functions/src/client/types.ts";
+import type { Job } from "@troupe/client";
 import { referencePng } from "../support/seed-jobs.ts";
 import { settled } from "../support/settled.ts";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createTroupeClient, retryAfterMs, TroupeError, type Sleep } from "@troupe/functions/client";
+import { createTroupeClient, retryAfterMs, TroupeError, type Sleep } from "@troupe/client";
 
 /** A scripted API: each request takes the next answer of its path; every attempt is counted. */
 type Answer = { status: number; headers?: Record<string, string>; body?: unknown } | "hang-up";

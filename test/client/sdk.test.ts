@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/functions/client";
+import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/client";
+import { readImage } from "@troupe/client/node";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { settled } from "../support/settled.ts";
@@ -20,7 +21,7 @@ beforeAll(async () => {
   const pngPath = join(dataDir, "a.png");
   writeFileSync(pngPath, await referencePng("#36c"));
   const jpeg = await sharp(await referencePng("#c33")).jpeg().toBuffer();
-  uploadIds = [(await client.uploadFile(pngPath)).id, (await client.uploadFile(jpeg)).id];
+  uploadIds = [(await client.uploadFile(await readImage(pngPath))).id, (await client.uploadFile(jpeg)).id];
 });
 afterAll(async () => stack?.stop());
 

@@ -1,4 +1,4 @@
-import { isTerminal, type Job, type TroupeClient } from "@troupe/functions/client";
+import { isTerminal, type Job, type TroupeClient } from "@troupe/client";
 import { waitFor } from "./wait-for.ts";
 
 /** Polls a job through the SDK until it is succeeded, failed or canceled. */

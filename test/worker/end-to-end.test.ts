@@ -26,7 +26,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => hooks.listen(0, "127.0.0.1", () => r()));
   const address = hooks.address();
   hookUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-  stack = await startTestStack("e2e", { TROUPE_WEBHOOK_BASE_DELAY_MS: "50" });
+  stack = await startTestStack("e2e", { TROUPE_WEBHOOK_SCHEDULE: "500ms,500ms" });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -90,14 +90,20 @@ describe("end to end on the local stack", () => {
     // A canceled job: exactly one delivery, for the canceled state.
     const queued = await api("/v1/generations", { body: { prompt: "a cat img", subjects: [{ uploadId }], steps: 150, webhookUrl: `${hookUrl}/cancel` } });
     await waitFor(async () => (await api(`/v1/generations/${queued.body.id}`)).body.progress.step > 0, { what: "running" });
+    // The one runner is busy, so this job stays queued and the API itself cancels it (and records the delivery).
+    const waiting = await api("/v1/generations", { body: { prompt: "a cat img", subjects: [{ uploadId }], steps: 2, webhookUrl: `${hookUrl}/cancel-queued` } });
+    const canceledQueued = await api(`/v1/generations/${waiting.body.id}/cancel`, { method: "POST" });
+    expect(canceledQueued).toMatchObject({ status: 202, body: { status: "canceled" } });
     expect((await api(`/v1/generations/${queued.body.id}/cancel`, { method: "POST" })).status).toBe(202);
     expect((await finished(queued.body.id)).status).toBe("canceled");
-    const canceled = await waitFor(() => {
-      const d = deliveries.filter((x) => x.path === "/cancel");
-      return d.length ? d : null;
-    }, { what: "cancel webhook" });
-    expect(canceled).toHaveLength(1);
-    expect(JSON.parse(canceled[0].body).status).toBe("canceled");
-    expect(verifyWebhook(secret.secret, canceled[0].headers, canceled[0].body)).toBe(true);
+    for (const path of ["/cancel", "/cancel-queued"]) {
+      const canceled = await waitFor(() => {
+        const d = deliveries.filter((x) => x.path === path);
+        return d.length ? d : null;
+      }, { what: `cancel webhook at ${path}` });
+      expect(canceled).toHaveLength(1);
+      expect(JSON.parse(canceled[0].body).status).toBe("canceled");
+      expect(verifyWebhook(secret.secret, canceled[0].headers, canceled[0].body)).toBe(true);
+    }
   });
 });

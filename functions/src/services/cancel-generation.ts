@@ -1,6 +1,7 @@
 import { TERMINAL_STATUSES } from "@troupe/shared/contracts/generation";
 import { AppError } from "@troupe/shared/errors";
 import { releaseQuota } from "@troupe/shared/jobs/release-quota";
+import { newOutbox } from "@troupe/shared/records/deliveries";
 import type { JobRecord, JobStore } from "@troupe/shared/records/jobs";
 import type { UsageStore } from "@troupe/shared/records/usage";
 
@@ -8,6 +9,8 @@ export interface CancelDeps {
   jobs: Pick<JobStore, "get" | "transition" | "patchIf" | "markQuotaReleased">;
   usage: Pick<UsageStore, "release">;
   now: () => number;
+  /** Wakes the webhook sender for a delivery just recorded; best effort (the sweeper finds it otherwise). */
+  wakeWebhookSender?: (job: JobRecord) => Promise<void>;
 }
 
 /** A cancel races the runner at most a few times (queued → running → finished). */
@@ -31,9 +34,12 @@ export async function cancelGeneration(deps: CancelDeps, tenantId: string, id: s
     }
     if (job.status === "queued") {
       const finishedAt = new Date(deps.now()).toISOString();
-      const canceled = await deps.jobs.transition(tenantId, id, ["queued"], "canceled", { finishedAt, cancelRequested: true });
+      // The outbox is written with the transition, as the runner's transitions do (durable webhooks).
+      const webhook = newOutbox(job.spec, "canceled", deps.now());
+      const canceled = await deps.jobs.transition(tenantId, id, ["queued"], "canceled", { finishedAt, cancelRequested: true, webhook });
       if (canceled) {
         await releaseQuota(deps, canceled);
+        if (webhook) await deps.wakeWebhookSender?.(canceled).catch(() => undefined);
         return canceled;
       }
       continue;

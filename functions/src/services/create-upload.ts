@@ -1,5 +1,6 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { retentionTagging, type Retention } from "@troupe/shared/contracts/retention";
 import type { CreateUpload } from "@troupe/shared/contracts/upload";
 import { newId } from "@troupe/shared/ids";
 import { uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
@@ -28,32 +29,37 @@ export interface CreatedUpload {
  * Content-Length in the signature, so S3 refuses any other type or size. (s3rver does not check
  * signatures: the submit path checks size and magic bytes again.)
  */
-export async function createUpload(deps: CreateUploadDeps, tenantId: string, body: CreateUpload): Promise<CreatedUpload> {
+export async function createUpload(deps: CreateUploadDeps, tenantId: string, body: CreateUpload, retention: Retention = {}): Promise<CreatedUpload> {
   const now = deps.now();
   const id = newId("upl", now);
+  // A key's shorter retention: the object carries the tag its lifecycle rule matches (signed, so the PUT must send it).
+  const tagging = retentionTagging(retention.uploadsDays);
   await deps.uploads.create({
     tenantId,
     id,
     contentType: body.contentType,
     contentLength: body.contentLength,
     createdAt: new Date(now).toISOString(),
-    expiresAt: Math.floor(now / 1000) + UPLOAD_RECORD_TTL_S,
+    expiresAt: Math.floor(now / 1000) + (retention.uploadsDays ? retention.uploadsDays * 24 * 3600 : UPLOAD_RECORD_TTL_S),
   });
   const command = new PutObjectCommand({
     Bucket: deps.bucket,
     Key: uploadKey(tenantId, id),
     ContentType: body.contentType,
     ContentLength: body.contentLength,
+    Tagging: tagging,
   });
   const uploadUrl = await getSignedUrl(deps.s3, command, {
     expiresIn: deps.urlTtlS,
-    signableHeaders: new Set(["content-type", "content-length"]),
+    signableHeaders: new Set(["content-type", "content-length", ...(tagging ? ["x-amz-tagging"] : [])]),
+    // Kept a header (not hoisted into the query), so it is returned in `headers` for the client to send.
+    unhoistableHeaders: new Set(["x-amz-tagging"]),
   });
   return {
     id,
     uploadUrl,
     method: "PUT",
-    headers: { "content-type": body.contentType },
+    headers: { "content-type": body.contentType, ...(tagging ? { "x-amz-tagging": tagging } : {}) },
     expiresAt: new Date(now + deps.urlTtlS * 1000).toISOString(),
   };
 }

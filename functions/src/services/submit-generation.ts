@@ -1,17 +1,17 @@
 import { randomInt } from "node:crypto";
 import { GenerationSpecSchema, MAX_SEED, type CreateGeneration, type GenerationSpec } from "@troupe/shared/contracts/generation";
+import { safetyPolicyOf } from "@troupe/shared/contracts/safety";
 import { AppError } from "@troupe/shared/errors";
 import { newId } from "@troupe/shared/ids";
-import { dispatchJob } from "@troupe/shared/jobs/dispatch";
+import { dispatchJob, sendCreatedJob } from "@troupe/shared/jobs/dispatch";
 import type { ApiKeyRecord } from "@troupe/shared/records/api-keys";
-import { hashRequest } from "@troupe/shared/records/idempotency";
+import { hashRequest, type IdempotencyRecord } from "@troupe/shared/records/idempotency";
 import type { JobRecord } from "@troupe/shared/records/jobs";
-import type { IdempotencyRecord } from "@troupe/shared/records/idempotency";
+import { checkWebhookUrl } from "@troupe/shared/webhooks/webhook-url";
 import type { AppDeps } from "../deps.ts";
 import { checkPrompt, checkSubjectLimit, resolveSize } from "./model-checks.ts";
 import { reserveQuota } from "./quota.ts";
-import { checkSubjectUploads } from "./upload-checks.ts";
-import { checkWebhookUrl } from "@troupe/shared/webhooks/webhook-url";
+import { resolveSubjects } from "./resolve-subjects.ts";
 
 export interface SubmitInput {
   key: ApiKeyRecord;
@@ -24,6 +24,8 @@ export interface SubmitOutput {
   job: JobRecord;
   /** True when an Idempotency-Key matched an earlier request and its job is returned. */
   replayed: boolean;
+  /** Bookkeeping left running after the answer (the dispatch mark); tests and the bench may await it. */
+  settled?: Promise<void>;
 }
 
 const randomSeed = () => randomInt(0, MAX_SEED);
@@ -31,19 +33,19 @@ const randomSeed = () => randomInt(0, MAX_SEED);
 /** A claim younger than this without its job is a request still in flight, not a crashed one. */
 const CLAIM_IN_FLIGHT_MS = 30_000;
 
-/** Every 4xx check, reads only: a rejected request writes nothing. */
+/** Every 4xx check, reads only (a rejected request writes nothing); the subjects and the webhook host at once. */
 async function validate(deps: AppDeps, tenantId: string, body: CreateGeneration, size: { width: number; height: number }): Promise<GenerationSpec> {
-  const { manifest } = deps.model;
-  // 1. Against the model: subject count (400), then the prompt as the runner parses it (422)
-  checkSubjectLimit(body.subjects.length, manifest);
+  // 1. Against the model, in memory: subject count (400), then the prompt as the runner parses it (422)
+  checkSubjectLimit(body.subjects.length, deps.model.manifest);
   checkPrompt(body, deps.model);
-  // 2. The webhook must reach a public host
-  if (body.webhookUrl) await checkWebhookUrl(body.webhookUrl, { localMode: deps.config.TROUPE_LOCAL_MODE, resolve: deps.resolveHost });
-  // 3. Each subject's upload exists, is this tenant's and is the image it claims to be
-  const { s3 } = deps.clients;
-  await checkSubjectUploads({ s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads }, tenantId, body.subjects.map((s) => s.uploadId));
-  // 4. Normalize: every default filled in, the seed actually used
-  return GenerationSpecSchema.parse({ ...body, ...size, seed: body.seed ?? randomSeed() });
+  // 2. Each subject resolves (its upload exists, is this tenant's, is the image it claims), the webhook reaches a public host
+  const subjectDeps = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads, subjects: deps.stores.subjects };
+  const [subjects] = await Promise.all([
+    resolveSubjects(subjectDeps, tenantId, body.subjects),
+    body.webhookUrl ? checkWebhookUrl(body.webhookUrl, { localMode: deps.config.TROUPE_LOCAL_MODE, resolve: deps.resolveHost }) : undefined,
+  ]);
+  // 3. Normalize: every default filled in, the seed actually used
+  return GenerationSpecSchema.parse({ ...body, subjects, ...size, seed: body.seed ?? randomSeed() });
 }
 
 /** What an earlier claim of the same Idempotency-Key means for this request. */
@@ -66,29 +68,37 @@ async function replayOf(deps: AppDeps, claim: IdempotencyRecord, requestHash: st
   return { kind: "takeover", claim };
 }
 
-async function dispatch(deps: AppDeps, job: JobRecord): Promise<void> {
-  try {
-    await dispatchJob({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl, jobs: deps.stores.jobs }, job);
-  } catch (e) {
-    // The job is recorded (queued, no dispatchedAt): the sweeper (redispatchPending, run by the
-    // runners) sends it later, and a retry with the same Idempotency-Key sends it at once.
-    throw new AppError("internal_error", "The job was recorded but could not be queued yet; it will be queued automatically.", {
-      jobId: job.id,
-      cause: e instanceof Error ? e.name : "unknown",
-    });
-  }
-}
+const notQueuedYet = (jobId: string, e: unknown) =>
+  // The job is recorded (queued, no dispatchedAt): the sweeper (redispatchPending, run by the
+  // runners) sends it later, and a retry with the same Idempotency-Key sends it at once.
+  new AppError("internal_error", "The job was recorded but could not be queued yet; it will be queued automatically.", {
+    jobId,
+    cause: e instanceof Error ? e.name : "unknown",
+  });
 
 /** A replayed job is returned as it is; one still waiting for its message gets it now (the dispatch lease keeps it to one). */
 async function replayed(deps: AppDeps, job: JobRecord): Promise<SubmitOutput> {
-  if (job.status === "queued" && !job.dispatchedAt) await dispatch(deps, job);
+  if (job.status === "queued" && !job.dispatchedAt) {
+    await dispatchJob({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl, jobs: deps.stores.jobs }, job).catch((e: unknown) => {
+      throw notQueuedYet(job.id, e);
+    });
+  }
   return { job, replayed: true };
 }
 
 /**
- * POST /v1/generations. Order matters for "a rejection writes nothing" and "one job per key":
- * replay check → validation (reads only) → quota reservation → idempotency claim → job record → message.
- * A failure after the reservation gives it back and drops the claim.
+ * POST /v1/generations. Storage round trips, in order (two subjects, Idempotency-Key, warm key cache):
+ *   1. the key's earlier claim ‖ each subject's record and first bytes ‖ the webhook host   (reads)
+ *   2. quota reservation            (conditional: never over the limit)
+ *   3. Idempotency-Key claim        (conditional: one job per key)
+ *   4. job record, holding its dispatch lease   (conditional on a new id)
+ *   5. queue message
+ * then, after the answer, the `dispatchedAt` mark. A failure after 2 gives the reservation back and
+ * drops the claim. A crash between steps leaves: after 2, a reservation without a job (counted
+ * against the month, as before); after 3, a claim a retry takes over once it is 30 s old, with its
+ * reservation; after 4, a queued job the sweeper sends once its lease lapses (60 s), or the local
+ * stack at start; after 5, a sent job without its mark, which the sweeper may send again: the
+ * runner's conditional claim makes the duplicate harmless.
  */
 export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promise<SubmitOutput> {
   const tenantId = input.key.keyId;
@@ -96,17 +106,19 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
   const size = resolveSize(body, deps.model.manifest);
   const requestHash = hashRequest({ ...body, ...size });
 
-  // 1. A key seen before: answer from its claim, before any other work.
-  let takeover: IdempotencyRecord | undefined;
-  if (idempotencyKey) {
-    const claim = await deps.stores.idempotency.get(tenantId, idempotencyKey, deps.now());
-    const replay = claim ? await replayOf(deps, claim, requestHash) : null;
-    if (replay?.kind === "job") return replayed(deps, replay.job);
-    takeover = replay?.claim;
-  }
+  // 1. Read everything at once. A key seen before answers from its claim, whatever the checks say.
+  const [earlier, checked] = await Promise.allSettled([
+    idempotencyKey ? deps.stores.idempotency.get(tenantId, idempotencyKey, deps.now()) : null,
+    validate(deps, tenantId, body, size),
+  ]);
+  if (earlier.status === "rejected") throw earlier.reason;
+  const replay = earlier.value ? await replayOf(deps, earlier.value, requestHash) : null;
+  if (replay?.kind === "job") return replayed(deps, replay.job);
+  const takeover = replay?.claim;
+  if (checked.status === "rejected") throw checked.reason;
+  const spec = checked.value;
 
-  // 2. Validate (reads only), then reserve quota: a rejection so far has written nothing.
-  const spec = await validate(deps, tenantId, body, size);
+  // 2. Reserve quota: a rejection so far has written nothing.
   const now = deps.now();
   let quotaPeriod: string;
   try {
@@ -115,12 +127,12 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     // The last images may have gone to a concurrent request with this same key: that is a replay, not a refusal.
     const claim = idempotencyKey ? await deps.stores.idempotency.get(tenantId, idempotencyKey, deps.now()) : null;
     if (!claim) throw e;
-    const replay = await replayOf(deps, claim, requestHash);
-    if (replay?.kind === "job") return replayed(deps, replay.job);
+    const again = await replayOf(deps, claim, requestHash);
+    if (again?.kind === "job") return replayed(deps, again.job);
     throw e;
   }
   const jobId = takeover?.jobId ?? newId("gen", now);
-  const job: JobRecord = {
+  const job: JobRecord & { dispatchingAt: number } = {
     tenantId,
     id: jobId,
     status: "queued",
@@ -128,6 +140,10 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     createdAt: new Date(now).toISOString(),
     progress: { step: 0, totalSteps: spec.steps * spec.numImages },
     quotaPeriod,
+    // The key's policy now: the job is judged by it even if the key's policy changes before it runs.
+    safetyPolicy: safetyPolicyOf(input.key),
+    // The dispatch lease, written with the job: this request sends its message, and nobody else until it lapses.
+    dispatchingAt: Date.now(),
   };
 
   // 3. Claim the key, then record the job; undo the reservation and the claim if either fails.
@@ -140,8 +156,8 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
         // A concurrent request with the same key got there first: ours was never needed.
         await deps.stores.usage.unreserve(tenantId, quotaPeriod, spec.numImages);
         reserved = false;
-        const replay = await replayOf(deps, claim.existing, requestHash);
-        if (replay?.kind === "job") return replayed(deps, replay.job);
+        const again = await replayOf(deps, claim.existing, requestHash);
+        if (again?.kind === "job") return replayed(deps, again.job);
         throw new AppError("idempotency_conflict", "A request with this Idempotency-Key is still in progress; retry it in a few seconds.", { jobId: claim.existing.jobId });
       }
       claimed = true;
@@ -158,6 +174,9 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
   }
 
   // 4. Send the message (the record is written, so a failure here is recovered by the sweeper).
-  await dispatch(deps, job);
-  return { job: { ...job, dispatchedAt: new Date(deps.now()).toISOString() }, replayed: false };
+  //    The `dispatchedAt` mark follows the answer: see sendCreatedJob for why that is safe.
+  const { marked } = await sendCreatedJob({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl, jobs: deps.stores.jobs }, job).catch((e: unknown) => {
+    throw notQueuedYet(jobId, e);
+  });
+  return { job, replayed: false, settled: marked };
 }

@@ -42,13 +42,18 @@ async function readHead(deps: UploadCheckDeps, key: string): Promise<Head | null
   }
 }
 
-/** One subject's upload: this tenant's, uploaded, of the declared size and really the declared type. */
-async function checkOne(deps: UploadCheckDeps, tenantId: string, uploadId: string, subject: number): Promise<UploadRecord> {
+/**
+ * One subject's upload: this tenant's, uploaded, of the declared size and really the declared type.
+ * The record and the object's first bytes are read at once (the object key is known from the ids),
+ * so a subject costs one round trip of latency, not two; the record is judged first either way.
+ */
+export async function checkUpload(deps: UploadCheckDeps, tenantId: string, uploadId: string, subject: number): Promise<UploadRecord> {
   const where = { subject, uploadId, path: ["subjects", subject, "uploadId"] };
+  const headRead = readHead(deps, uploadKey(tenantId, uploadId));
+  headRead.catch(() => undefined); // judged below, after the record; never an unhandled rejection
   const record = await deps.uploads.get(tenantId, uploadId);
   if (!record) throw new AppError("unknown_upload", `subjects[${subject}]: no upload ${uploadId} for this key.`, where);
-  const key = uploadKey(tenantId, uploadId);
-  const head = await readHead(deps, key);
+  const head = await headRead;
   if (head === null) throw new AppError("unknown_upload", `subjects[${subject}]: upload ${uploadId} was not uploaded yet; PUT the file to its uploadUrl first.`, where);
   const { size, bytes } = head;
   if (size > MAX_UPLOAD_BYTES || size !== record.contentLength) {
@@ -62,7 +67,7 @@ async function checkOne(deps: UploadCheckDeps, tenantId: string, uploadId: strin
 
 /** Checks every subject's upload; reads only, so a rejection writes nothing. Reports the first failing subject. */
 export async function checkSubjectUploads(deps: UploadCheckDeps, tenantId: string, uploadIds: string[]): Promise<UploadRecord[]> {
-  const results = await Promise.allSettled(uploadIds.map((id, i) => checkOne(deps, tenantId, id, i)));
+  const results = await Promise.allSettled(uploadIds.map((id, i) => checkUpload(deps, tenantId, id, i)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<UploadRecord>).value);

@@ -35,8 +35,11 @@ describe("an fp16 bundle", () => {
     expect(manifest).toMatchObject({ precision: "fp16", graphs: GRAPH_FILES, gpuGraphs: GPU_GRAPH_FILES });
     const listed = manifest.files.map((f) => f.path);
     for (const key of Object.keys(GRAPH_FILES) as GraphKey[]) expect(listed).toEqual(expect.arrayContaining([GRAPH_FILES[key], GPU_GRAPH_FILES[key]]));
-    // one data file per graph, which both of its files read (the tensors over 64 KiB: the token embedding, the patch conv)
-    expect(listed.filter((f) => f.endsWith(".data")).sort()).toEqual(["image_encoder.onnx.data", "text_encoder.onnx.data"]);
+    // one data file per graph, which both of its files read (the tensors over 64 KiB: the token embedding, the patch convs);
+    // the safety checker has only its float32-compute graph
+    expect(listed.filter((f) => f.endsWith(".data")).sort()).toEqual(["image_encoder.onnx.data", "safety_checker.onnx.data", "text_encoder.onnx.data"]);
+    expect(manifest.graphs.safetyChecker).toBe("safety_checker.onnx");
+    expect(manifest.gpuGraphs).not.toHaveProperty("safetyChecker");
     for (const key of ["textEncoder", "imageEncoder"] as const) {
       const data = new Set([`${GRAPH_FILES[key]}.data`]);
       expect(locations(join(dir, GPU_GRAPH_FILES[key]))).toEqual(data);

@@ -1,7 +1,8 @@
 import type { Manifest } from "@troupe/shared/contracts/manifest";
 import type { ExecutionProvider } from "../onnx/sessions.ts";
 
-export type GraphKey = keyof Manifest["graphs"];
+/** The five graphs every bundle has; the optional safety checker is `SAFETY_CHECKER_FILE` / `safetyCheckerSpec`. */
+export type GraphKey = Exclude<keyof Manifest["graphs"], "safetyChecker">;
 
 /** One input or output of a bundle graph: a fixed size where DESIGN §4 fixes one, null where it is free. */
 export interface ValueSpec {
@@ -35,6 +36,16 @@ export function graphSpecs(m: Manifest): Record<GraphKey, GraphSpec> {
     vaeDecoder: { inputs: [f32("latent", [_, C, _, _])], outputs: [f32("image", [_, 3, _, _])] },
   };
 }
+
+/**
+ * The optional safety checker: its image size is the graph's own (fixed dims, read from the session), so the
+ * spec leaves it free; `safetyImageSize` then insists it is fixed and square.
+ */
+export const safetyCheckerSpec = (): GraphSpec => ({
+  inputs: [f32("pixel_values", [_, 3, _, _])],
+  outputs: [f32("image_embeds", [_, _]), f32("concept_scores", [_, 17]), f32("special_scores", [_, 3]), f32("has_nsfw", [_])],
+});
+export const SAFETY_CHECKER_FILE = "safety_checker.onnx";
 
 /** The file names `writeBundle` gives the graphs. */
 export const GRAPH_FILES: Record<GraphKey, string> = {

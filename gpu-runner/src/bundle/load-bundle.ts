@@ -7,7 +7,7 @@ import { BundleError } from "@troupe/shared/errors";
 import { checkSessionIo, createSession, type ExecutionProvider, type SessionOptions } from "../onnx/sessions.ts";
 import { float16ComputeProblems } from "../graph/fp16-compute.ts";
 import { bundlePath, readBundleText, verifyFiles } from "./bundle-files.ts";
-import { graphFilesFor, graphSpecs, type GraphKey } from "./graph-spec.ts";
+import { graphFilesFor, graphSpecs, safetyCheckerSpec, type GraphKey } from "./graph-spec.ts";
 
 export type { ExecutionProvider } from "../onnx/sessions.ts";
 
@@ -20,6 +20,14 @@ export interface LoadedBundle {
   /** Absolute path of the tokenizer merges file. */
   mergesPath: string;
   sessions: BundleSessions;
+  /** The bundle's safety checker, when it has one (`manifest.graphs.safetyChecker`); float32 on every provider. */
+  safetyChecker?: SafetyCheckerSession;
+}
+
+export interface SafetyCheckerSession {
+  session: ort.InferenceSession;
+  /** The square input side the graph fixes (224 for SD 1.5's). */
+  imageSize: number;
 }
 
 export type LoadBundleOptions = SessionOptions;
@@ -51,7 +59,7 @@ function assertListed(manifest: Manifest): void {
 
 /**
  * Loads a bundle directory (DESIGN §4): checks the manifest, every file's sha256, creates the five
- * sessions once and checks each graph's inputs and outputs against the contract (float32 and int64 in
+ * sessions (and the safety checker's, when the bundle has one) once and checks each graph's inputs and outputs against the contract (float32 and int64 in
  * both graph sets). Which graphs, hence which precision: `graphFilesFor` (an fp16 bundle computes in
  * float16 on cuda / webgpu, in float32 on the CPU; an fp32 bundle in float32 everywhere).
  */
@@ -62,6 +70,7 @@ export async function loadBundle(dir: string, options: LoadBundleOptions): Promi
   const specs = graphSpecs(manifest);
   const files = graphFilesFor(manifest, options.executionProvider);
   const sessions: Partial<BundleSessions> = {};
+  let safetyChecker: SafetyCheckerSession | undefined;
   try {
     for (const key of Object.keys(specs) as GraphKey[]) {
       const file = files[key];
@@ -69,11 +78,27 @@ export async function loadBundle(dir: string, options: LoadBundleOptions): Promi
       sessions[key] = session;
       checkSessionIo(session, specs[key], file);
     }
+    safetyChecker = manifest.graphs.safetyChecker ? await loadSafetyChecker(dir, manifest.graphs.safetyChecker, options) : undefined;
   } catch (e) {
     await Promise.all(Object.values(sessions).map((s) => s.release()));
     throw e;
   }
-  return { manifest, dir, mergesPath: join(dir, manifest.tokenizer.merges), sessions: sessions as BundleSessions };
+  return { manifest, dir, mergesPath: join(dir, manifest.tokenizer.merges), sessions: sessions as BundleSessions, safetyChecker };
+}
+
+/** The safety checker's session, its I/O checked and its (fixed, square) input size read from the graph. */
+async function loadSafetyChecker(dir: string, file: string, options: LoadBundleOptions): Promise<SafetyCheckerSession> {
+  const session = await createSession(join(dir, file), file, options);
+  try {
+    checkSessionIo(session, safetyCheckerSpec(), file);
+    const input = session.inputMetadata.find((m) => m.name === "pixel_values");
+    const [, , h, w] = input?.isTensor ? input.shape : [];
+    if (typeof h !== "number" || h !== w) throw new BundleError(`${file}: pixel_values must have a fixed square size, got [${input?.isTensor ? input.shape.join(",") : "?"}]`, { file });
+    return { session, imageSize: h };
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
 }
 
 /**
@@ -89,5 +114,5 @@ export async function checkGpuGraph(dir: string, file: string): Promise<void> {
 
 /** Releases the native sessions (tests, shutdown). */
 export async function releaseBundle(bundle: LoadedBundle): Promise<void> {
-  await Promise.all(Object.values(bundle.sessions).map((s) => s.release()));
+  await Promise.all([...Object.values(bundle.sessions), ...(bundle.safetyChecker ? [bundle.safetyChecker.session] : [])].map((s) => s.release()));
 }

@@ -3,19 +3,20 @@ import { basename, join } from "node:path";
 import onnxProto from "onnx-proto";
 import { SD15_SCHEDULER_CONFIG, type Manifest, type SchedulerConfig } from "@troupe/shared/contracts/manifest";
 import { GraphBuilder, type WeightPrecision } from "../graph/builder.ts";
-import type { ModelConfig } from "../graph/configs/model-config.ts";
+import type { ModelConfig, SafetyCheckerConfig } from "../graph/configs/model-config.ts";
 import { buildFuse } from "../graph/models/fuse.ts";
 import { buildImageEncoder } from "../graph/models/image-encoder.ts";
+import { buildSafetyChecker } from "../graph/models/safety-checker.ts";
 import { buildTextEncoder } from "../graph/models/text-encoder.ts";
 import { buildUNet } from "../graph/models/unet.ts";
 import { buildVaeDecoder } from "../graph/models/vae-decoder.ts";
 import { toFloat16Compute } from "../graph/fp16-compute.ts";
 import type { WeightSource } from "../graph/weights.ts";
 import { describeFile } from "./bundle-files.ts";
-import { GPU_GRAPH_FILES, GRAPH_FILES, type GraphKey } from "./graph-spec.ts";
+import { GPU_GRAPH_FILES, GRAPH_FILES, SAFETY_CHECKER_FILE, type GraphKey } from "./graph-spec.ts";
 
 /** Bumped whenever a graph's structure changes, so stale generated bundles are rebuilt. */
-export const GRAPH_REVISION = "4"; // 4: fused attention (com.microsoft.MultiHeadAttention), manifest.memory
+export const GRAPH_REVISION = "5"; // 4: fused attention (com.microsoft.MultiHeadAttention), manifest.memory; 5: safety checker
 
 export interface WriteBundleOptions {
   /** The operator's CLIP merges file, copied in (required when the config does not train its own). */
@@ -29,9 +30,9 @@ export interface WriteBundleOptions {
 }
 
 /** One weight source for every graph, or one per graph (real checkpoints: each component its own). */
-export type BundleWeights = WeightSource | Record<GraphKey, WeightSource>;
+export type BundleWeights = WeightSource | (Record<GraphKey, WeightSource> & { safetyChecker?: WeightSource });
 
-const isPerGraph = (w: BundleWeights): w is Record<GraphKey, WeightSource> => !("tensor" in w);
+const isPerGraph = (w: BundleWeights): w is Record<GraphKey, WeightSource> & { safetyChecker?: WeightSource } => !("tensor" in w);
 
 const BUILDERS: Record<GraphKey, (g: GraphBuilder, config: ModelConfig, vocabSize: number) => void> = {
   textEncoder: buildTextEncoder,
@@ -89,7 +90,25 @@ async function writeGraph(key: GraphKey, config: ModelConfig, outDir: string, we
 }
 
 /**
- * Writes a model bundle (DESIGN §4) into `outDir`: the five graphs, the merges file and a
+ * `safety_checker.onnx` (+ `.data`). It stays a float32-compute graph in fp16 bundles too (no gpuGraphs
+ * entry): one ViT pass per output image is cheap, and its scores are compared with thresholds 0.01 apart.
+ */
+async function writeSafetyChecker(config: SafetyCheckerConfig, outDir: string, weights: WeightSource, precision: WeightPrecision): Promise<string[]> {
+  const dataFile = `${SAFETY_CHECKER_FILE}.data`;
+  await rm(join(outDir, dataFile), { force: true });
+  const g = new GraphBuilder("safetyChecker", { weights, externalDataPath: join(outDir, dataFile), precision, ...(precision === "fp16" ? { externalThreshold: FP16_EXTERNAL_THRESHOLD } : {}) });
+  buildSafetyChecker(g, config);
+  await writeFile(join(outDir, SAFETY_CHECKER_FILE), g.toBytes());
+  const hasData = await stat(join(outDir, dataFile)).then(
+    () => true,
+    () => false,
+  );
+  return hasData ? [SAFETY_CHECKER_FILE, dataFile] : [SAFETY_CHECKER_FILE];
+}
+
+/**
+ * Writes a model bundle (DESIGN §4) into `outDir`: the five graphs, the safety checker when the config has
+ * one, the merges file and a
  * manifest.json listing every file with its sha256. Graphs are built one at a time so peak memory
  * stays at one graph's inline tensors; large tensors stream to the .data files.
  */
@@ -102,6 +121,10 @@ export async function writeBundle(config: ModelConfig, outDir: string, weights: 
     const source = isPerGraph(weights) ? weights[key] : weights;
     written.push(...(await writeGraph(key, config, outDir, source, merges.vocabSize, precision)));
   }
+  const safetyWeights = isPerGraph(weights) ? weights.safetyChecker : weights;
+  if (config.safetyChecker && !safetyWeights) throw new Error(`config ${config.name} has a safety checker but no weights were given for it`);
+  const safety = config.safetyChecker && safetyWeights ? await writeSafetyChecker(config.safetyChecker, outDir, safetyWeights, precision) : [];
+  written.push(...safety);
 
   const manifest: Manifest = {
     name: config.name,
@@ -124,7 +147,7 @@ export async function writeBundle(config: ModelConfig, outDir: string, weights: 
     scheduler: options.scheduler ?? SD15_SCHEDULER_CONFIG,
     precision,
     tokenizer: { merges: merges.path },
-    graphs: GRAPH_FILES,
+    graphs: safety.length > 0 ? { ...GRAPH_FILES, safetyChecker: SAFETY_CHECKER_FILE } : GRAPH_FILES,
     ...(precision === "fp16" ? { gpuGraphs: GPU_GRAPH_FILES } : {}),
     files: await Promise.all(written.map((path) => describeFile(outDir, path))),
   };

@@ -44,11 +44,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
   const split = (s: string | undefined) => (s ? s.split(",").filter(Boolean) : []);
   const files = split(values.weights);
-  const source: WeightSource = files.length > 0 ? safetensorsSource(files, { prefixes: split(values["weight-prefixes"]) }) : seededRandom(seed);
+  const file = files.length > 0 ? safetensorsSource(files, { prefixes: split(values["weight-prefixes"]) }) : undefined;
+  const source: WeightSource = file ?? seededRandom(seed);
   const out = values.out ?? join(MODELS_DIR, config.name);
+  // weight files without the safety checker's tensors make a bundle without one (said here and in the manifest)
+  const withChecker = file && !file.has("concept_embeds") ? { ...config, safetyChecker: undefined } : config;
+  if (withChecker !== config) console.error("make-bundle: the weights hold no safety checker (concept_embeds): the bundle will have none");
 
   const started = performance.now();
-  const manifest = await writeBundle(config, out, source, {
+  const manifest = await writeBundle(withChecker, out, source, {
     merges: values.merges,
     precision: values.precision,
     // the same version ensureTinyBundle expects, so `npm run model:tiny` and the tests share one bundle

@@ -12,7 +12,7 @@ export interface SafetensorsOptions {
  * for `make-bundle --weights`. Each key maps to one name (its prefix stripped); two keys landing on the
  * same name are an error naming both, never a silent choice. Tensors are read one at a time when asked for.
  */
-export function safetensorsSource(files: string[], options: SafetensorsOptions = {}): WeightSource & { close(): void } {
+export function safetensorsSource(files: string[], options: SafetensorsOptions = {}): WeightSource & { has(name: string): boolean; close(): void } {
   const opened: TensorFile[] = [];
   const index = new Map<string, StoredTensor>();
   try {
@@ -38,6 +38,7 @@ export function safetensorsSource(files: string[], options: SafetensorsOptions =
       if (t.shape.join(",") !== dims.join(",")) throw new Error(`weights: ${t.key} in ${t.file} has shape [${t.shape}], the graph needs [${dims}]`);
       return t.read();
     },
+    has: (name) => index.has(name),
     close: () => opened.forEach((f) => f.close()),
   };
 }

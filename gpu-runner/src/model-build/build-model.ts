@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { SchedulerConfigSchema, type Manifest, type SchedulerConfig } from "@troupe/shared/contracts/manifest";
 import { readJson, type Json } from "../checkpoints/diffusers-folder.ts";
-import { GRAPH_FILES, graphSpecs, type GraphKey } from "../bundle/graph-spec.ts";
+import { GRAPH_FILES, graphSpecs, safetyCheckerSpec, type GraphKey } from "../bundle/graph-spec.ts";
 import { checkGpuGraph, readManifest } from "../bundle/load-bundle.ts";
 import { GRAPH_REVISION, writeBundle } from "../bundle/write-bundle.ts";
 import type { WeightPrecision } from "../graph/builder.ts";
@@ -66,7 +66,7 @@ export interface BuildReport {
   seconds: number;
 }
 
-const GRAPH_OF: Record<Component, GraphKey> = { unet: "unet", vae: "vaeDecoder", textEncoder: "textEncoder", imageEncoder: "imageEncoder", fuse: "fuse" };
+const GRAPH_OF: Record<Exclude<Component, "safetyChecker">, GraphKey> = { unet: "unet", vae: "vaeDecoder", textEncoder: "textEncoder", imageEncoder: "imageEncoder", fuse: "fuse" };
 const TOKEN_EMBEDDING = "text_model.embeddings.token_embedding.weight";
 
 /** CompVis' yaml as an object, or an error naming the file. */
@@ -125,6 +125,15 @@ async function verifyBundle(dir: string): Promise<void> {
   const manifest = await readManifest(dir);
   const specs = graphSpecs(manifest);
   // one session at a time: peak memory stays at one graph, not the whole model
+  if (manifest.graphs.safetyChecker) {
+    const file = manifest.graphs.safetyChecker;
+    const session = await createSession(join(dir, file), file, { executionProvider: "cpu", graphOptimizationLevel: "disabled" });
+    try {
+      checkSessionIo(session, safetyCheckerSpec(), file);
+    } finally {
+      await session.release();
+    }
+  }
   for (const key of Object.keys(specs) as GraphKey[]) {
     const gpu = manifest.gpuGraphs?.[key];
     if (gpu) await checkGpuGraph(dir, gpu);
@@ -220,6 +229,13 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
             ignored.get(c)!.push({ file: candidate.tensor.file, key: candidate.tensor.key, reason: `superseded by the ${chosen.get(c)!.label}'s ${c}` });
     }
 
+    // The safety checker comes only from SD 1.5's safety_checker/ (FastComposer's checkpoint has none); without it
+    // the bundle has none, which the report and the manifest say (jobs under policy block / flag then fail).
+    const safetyOffer = sd15.candidates.get("safetyChecker");
+    const safetyWeights = safetyOffer ? new ComponentWeights("safetyChecker") : undefined;
+    for (const candidate of safetyOffer ?? []) safetyWeights!.add(candidate);
+    if (safetyWeights) labels.safetyChecker = `${options.sd15}/safety_checker/config.json`;
+
     const embedding = weights.get("textEncoder")!.get(TOKEN_EMBEDDING);
     if (!embedding) throw new Error(`textEncoder: ${TOKEN_EMBEDDING} is in none of the inputs`);
     for (const [part, json] of [["unet", sd15.configs.unet], ["vae", vae?.configs.vae ?? sd15.configs.vae], ["text", sd15.configs.textEncoder]] as const) {
@@ -227,7 +243,16 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
     }
     if (vae?.configs.vae) labels.vae = `${options.vae}/config.json`;
     const { config, origins } = deriveModelConfig(
-      { unet: sd15.configs.unet, vae: vae?.configs.vae ?? sd15.configs.vae, text: sd15.configs.textEncoder, clip, ldm, vocabSize: embedding.tensor.shape[0], labels },
+      {
+        unet: sd15.configs.unet,
+        vae: vae?.configs.vae ?? sd15.configs.vae,
+        text: sd15.configs.textEncoder,
+        clip,
+        ldm,
+        vocabSize: embedding.tensor.shape[0],
+        safetyChecker: safetyWeights ? (sd15.configs.safetyChecker ?? "defaults") : undefined,
+        labels,
+      },
       options.name ?? "fastcomposer-sd15",
     );
 
@@ -241,7 +266,10 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
     await mkdir(dirname(out), { recursive: true });
     const temp = await mkdtemp(`${out}.partial-`);
     try {
-      const perGraph = Object.fromEntries(COMPONENTS.map((c) => [GRAPH_OF[c], weights.get(c)!])) as Record<GraphKey, ComponentWeights>;
+      const perGraph = {
+        ...(Object.fromEntries(COMPONENTS.map((c) => [GRAPH_OF[c as keyof typeof GRAPH_OF], weights.get(c)!])) as Record<GraphKey, ComponentWeights>),
+        safetyChecker: safetyWeights,
+      };
       const manifest = await writeBundle(config, temp, perGraph, {
         merges,
         scheduler,
@@ -256,6 +284,11 @@ export async function buildModel(options: BuildOptions): Promise<BuildReport> {
         }
         return summarize(c, chosen.get(c)!, weights.get(c)!, [...notInGraph, ...ignored.get(c)!]);
       });
+      if (safetyWeights) {
+        const { ignored: notInGraph, unexpected } = safetyWeights.leftovers();
+        if (unexpected.length > 0) throw new Error(`safetyChecker: ${unexpected.length} tensor(s) the graph did not use, so the sizes do not match the weights: ${unexpected.slice(0, 5).map((u) => u.tensor.key).join(", ")}`);
+        components.push(summarize("safetyChecker", sd15, safetyWeights, notInGraph));
+      }
       if (options.verifySessions ?? true) await verifyBundle(temp);
       await replaceFolder(out, temp);
       const bytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);

@@ -1,8 +1,8 @@
 import type { WeightSource } from "../graph/weights.ts";
 import type { StoredTensor } from "../checkpoints/tensor-file.ts";
 
-/** The five graphs' weight sets; `vae` feeds the `vae_decoder` graph. */
-export type Component = "unet" | "vae" | "textEncoder" | "imageEncoder" | "fuse";
+/** The graphs' weight sets; `vae` feeds the `vae_decoder` graph. The five of COMPONENTS are required; the safety checker is optional. */
+export type Component = "unet" | "vae" | "textEncoder" | "imageEncoder" | "fuse" | "safetyChecker";
 export const COMPONENTS: readonly Component[] = ["unet", "vae", "textEncoder", "imageEncoder", "fuse"];
 
 /** A source tensor offered to a component under the graph's (diffusers / transformers) name. */
@@ -31,6 +31,8 @@ const NOT_IN_GRAPH: Record<Component, [RegExp, string][]> = {
   ],
   imageEncoder: [[/\.position_ids$/, "position_ids: a buffer (0..positions-1), not a weight"]],
   fuse: [],
+  // transformers before 4.31 saved the position_ids buffer; the published safety checker carries it
+  safetyChecker: [[/\.position_ids$/, "position_ids: a buffer (0..positions-1), not a weight"]],
 };
 
 const dims = (shape: readonly number[]) => `[${shape.join(", ")}]`;

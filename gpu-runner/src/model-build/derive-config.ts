@@ -1,10 +1,10 @@
 import { SD15_CONFIG } from "../graph/configs/sd15.ts";
-import type { ClipTowerConfig, DownBlockType, ModelConfig, UNetConfig, VaeConfig } from "../graph/configs/model-config.ts";
+import type { ClipTowerConfig, DownBlockType, ModelConfig, SafetyCheckerConfig, UNetConfig, VaeConfig } from "../graph/configs/model-config.ts";
 import { SD15_LDM_LAYOUT, type LdmLayout } from "../checkpoints/ldm-names.ts";
 import type { Json } from "../checkpoints/diffusers-folder.ts";
 
 /** Where each part's sizes came from, for the build report. */
-export type ConfigOrigins = Record<"unet" | "vae" | "text" | "vision", string>;
+export type ConfigOrigins = Record<"unet" | "vae" | "text" | "vision" | "safetyChecker", string>;
 
 export interface ConfigInputs {
   /** unet/config.json, vae/config.json, text_encoder/config.json (diffusers / transformers). */
@@ -17,8 +17,10 @@ export interface ConfigInputs {
   ldm?: Json;
   /** Rows of the text encoder's token embedding: the vocabulary the graph must hold (unknown before the weights are mapped). */
   vocabSize?: number;
+  /** safety_checker/config.json, or `"defaults"` for checker weights without one (the published sizes). Absent: no checker. */
+  safetyChecker?: Json | "defaults";
   /** Labels for the report: which file each json came from. */
-  labels: Partial<Record<"unet" | "vae" | "text" | "clip" | "ldm", string>>;
+  labels: Partial<Record<"unet" | "vae" | "text" | "clip" | "ldm" | "safetyChecker", string>>;
 }
 
 class ConfigProblem extends Error {}
@@ -117,6 +119,30 @@ function tower(c: Json, where: string): ClipTowerConfig {
   };
 }
 
+/**
+ * safety_checker/config.json (transformers' CLIPConfig, as SD 1.5 ships it) → the checker's sizes. diffusers
+ * sizes `visual_projection` and the concept embeddings by the top-level `projection_dim`, not
+ * `vision_config.projection_dim`; the legacy `vision_config_dict` overrides `vision_config` as in transformers < 4.27.
+ */
+export function safetyCheckerFromConfig(json: Json, where: string): SafetyCheckerConfig {
+  try {
+    const v = { ...obj(json, "vision_config"), ...obj(json, "vision_config_dict") };
+    if (Object.keys(v).length === 0) throw new ConfigProblem(`${where}: no vision_config`);
+    const vwhere = `${where} vision_config`;
+    return {
+      vision: {
+        ...tower(v, vwhere),
+        imageSize: typeof v.image_size === "number" ? v.image_size : 224,
+        patchSize: num(v, "patch_size", vwhere),
+        projectionDim: num(json, "projection_dim", where),
+      },
+    };
+  } catch (e) {
+    if (e instanceof ConfigProblem) throw new Error(`model config: ${e.message}`);
+    throw e;
+  }
+}
+
 /** The LDM layout the single-file key map needs (levels and resnets per level): the yaml's, or SD 1.5's. */
 export function ldmLayout(ldm: Json | undefined, where = "yaml"): LdmLayout {
   const params = obj(obj(ldm, "model"), "params");
@@ -141,7 +167,7 @@ export function ldmLayout(ldm: Json | undefined, where = "yaml"): LdmLayout {
  */
 export function deriveModelConfig(inputs: ConfigInputs, name: string): { config: ModelConfig; origins: ConfigOrigins } {
   const base = SD15_CONFIG;
-  const origins: ConfigOrigins = { unet: "SD 1.5 defaults", vae: "SD 1.5 defaults", text: "CLIP ViT-L/14 defaults", vision: "CLIP ViT-L/14 defaults" };
+  const origins: ConfigOrigins = { unet: "SD 1.5 defaults", vae: "SD 1.5 defaults", text: "CLIP ViT-L/14 defaults", vision: "CLIP ViT-L/14 defaults", safetyChecker: "none in the inputs" };
   try {
     let unet = base.unet;
     let contextDim = base.hiddenSize;
@@ -201,7 +227,15 @@ export function deriveModelConfig(inputs: ConfigInputs, name: string): { config:
     if (inputs.vocabSize !== undefined && typeof textJson?.vocab_size === "number" && textJson.vocab_size !== inputs.vocabSize) {
       throw new ConfigProblem(`${origins.text} says vocab_size ${textJson.vocab_size}, the text encoder's token embedding has ${inputs.vocabSize} rows`);
     }
-    const config: ModelConfig = { ...base, name, hiddenSize, tokenizer: { kind: "file", vocabSize }, text, vision, unet, vae };
+    let safetyChecker: ModelConfig["safetyChecker"];
+    if (inputs.safetyChecker === "defaults") {
+      safetyChecker = base.safetyChecker;
+      origins.safetyChecker = "SD 1.5 safety checker defaults";
+    } else if (inputs.safetyChecker) {
+      origins.safetyChecker = inputs.labels.safetyChecker ?? "safety_checker/config.json";
+      safetyChecker = safetyCheckerFromConfig(inputs.safetyChecker, origins.safetyChecker);
+    }
+    const config: ModelConfig = { ...base, name, hiddenSize, tokenizer: { kind: "file", vocabSize }, text, vision, unet, vae, safetyChecker };
     return { config, origins };
   } catch (e) {
     if (e instanceof ConfigProblem) throw new Error(`model config: ${e.message}`);

@@ -94,6 +94,7 @@ const FOLDER_COMPONENTS: [string, Component, (key: string) => string][] = [
   ["unet", "unet", (k) => k],
   ["vae", "vae", renameOldVaeAttention], // folders saved by diffusers ≤ 0.16
   ["text_encoder", "textEncoder", (k) => k],
+  ["safety_checker", "safetyChecker", (k) => k], // optional: a folder without one builds a bundle without one
 ];
 
 /** A diffusers `save_pretrained` folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/). */

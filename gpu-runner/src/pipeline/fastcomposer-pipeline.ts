@@ -10,6 +10,7 @@ import { applyGuidance, textOnlyCalls } from "./guidance.ts";
 import { encodePng, renderHeatmap, toRgb8 } from "./image-output.ts";
 import { randn } from "./random.ts";
 import { preprocessReference } from "./reference-image.ts";
+import { assertSafetyCheckable, checkImages } from "./safety-check.ts";
 import type { GenerateInput, GenerateOptions, GenerateOutput, ImagePipeline } from "./types.ts";
 
 /** SD 1.5's VAE scaling factor: latents are divided by it before decoding. */
@@ -29,7 +30,40 @@ export class FastComposerPipeline implements ImagePipeline {
     private readonly tokenizer: ClipTokenizer,
   ) {}
 
-  async generate({ spec, references }: GenerateInput, options: GenerateOptions = {}): Promise<GenerateOutput> {
+  /** See ImagePipeline: derived from the image encoder graph's sha256, so a rebuilt encoder never reads a stale cache. */
+  get embeddingVersion(): string {
+    const { manifest } = this.bundle;
+    const file = manifest.files.find((f) => f.path === manifest.graphs.imageEncoder);
+    return `${manifest.name}-${manifest.version}-${file?.sha256.slice(0, 16) ?? "unknown"}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  }
+
+  async encodeReferences(references: Uint8Array[]): Promise<Float32Array[]> {
+    if (references.length === 0) return [];
+    const D = this.bundle.manifest.hiddenSize;
+    const size = this.bundle.manifest.imageSize;
+    const pixels = await Promise.all(references.map((bytes, i) => preprocessReference(bytes, size, i)));
+    const pixelValues = new Float32Array(pixels.length * 3 * size * size);
+    pixels.forEach((p, i) => pixelValues.set(p, i * p.length));
+    const embeds = floats((await this.bundle.sessions.imageEncoder.run({ pixel_values: f32(pixelValues, [pixels.length, 3, size, size]) })).image_embeds);
+    return references.map((_, i) => embeds.slice(i * D, (i + 1) * D));
+  }
+
+  /** [S, D] image embeddings in subject order: the given ones as they are, the rest encoded in one batch. */
+  private async subjectEmbeddings(references: Uint8Array[], given: (Float32Array | undefined)[] = []): Promise<Float32Array> {
+    const D = this.bundle.manifest.hiddenSize;
+    const missing = references.map((_, s) => s).filter((s) => !given[s]);
+    const encoded = await this.encodeReferences(missing.map((s) => references[s]));
+    const out = new Float32Array(references.length * D);
+    references.forEach((_, s) => {
+      const embedding = given[s] ?? encoded[missing.indexOf(s)];
+      if (embedding.length !== D) throw new AppError("invalid_request", `Subject ${s}'s cached embedding has ${embedding.length} values; the model needs ${D}.`, { subject: s });
+      out.set(embedding, s * D);
+    });
+    return out;
+  }
+
+  async generate(input: GenerateInput, options: GenerateOptions = {}): Promise<GenerateOutput> {
+    const { spec, references } = input;
     const { manifest, sessions } = this.bundle;
     const t = { start: performance.now(), encodeMs: 0, fuseMs: 0, denoiseMs: 0, decodeMs: 0, pngMs: 0 };
     const D = manifest.hiddenSize;
@@ -44,6 +78,9 @@ export class FastComposerPipeline implements ImagePipeline {
     }
     const memory = memoryProblem(manifest, spec);
     if (memory) throw new AppError("invalid_request", memory.message, { limit: memory.limit });
+    // A policy that needs the safety checker fails here, before any work, on a bundle without one.
+    const safetyPolicy = options.safetyPolicy ?? "off";
+    assertSafetyCheckable(safetyPolicy, this.bundle.safetyChecker);
     let mark = performance.now();
     const lap = () => {
       const now = performance.now();
@@ -63,12 +100,8 @@ export class FastComposerPipeline implements ImagePipeline {
     const negative = text.slice(0, L * D);
     const textOnly = text.slice(L * D);
 
-    // 3. Encode the reference images
-    const size = manifest.imageSize;
-    const pixels = await Promise.all(references.map((bytes, i) => preprocessReference(bytes, size, i)));
-    const pixelValues = new Float32Array(pixels.length * 3 * size * size);
-    pixels.forEach((p, i) => pixelValues.set(p, i * p.length));
-    const imageEmbeds = floats((await sessions.imageEncoder.run({ pixel_values: f32(pixelValues, [pixels.length, 3, size, size]) })).image_embeds);
+    // 3. Encode the reference images (a stored subject brings its cached embedding and skips this)
+    const imageEmbeds = await this.subjectEmbeddings(references, input.imageEmbeds);
     t.encodeMs = lap();
 
     // 4. Fuse each subject's image into its word: the augmented prompt embedding
@@ -143,17 +176,22 @@ export class FastComposerPipeline implements ImagePipeline {
     }
     t.decodeMs = lap();
 
-    // 9. PNGs and attention heatmaps over the first image
-    const pngs = await Promise.all(rgb.map(async (px) => ({ png: await encodePng(px, spec.width, spec.height), width: spec.width, height: spec.height })));
+    // 9. Safety check, one checker pass per image (diffusers' run_safety_checker), unless the policy is off
+    const safety = safetyPolicy === "off" ? undefined : await checkImages(this.bundle.safetyChecker!, rgb, spec.width, spec.height);
+    const safetyMs = lap();
+
+    // 10. PNGs and attention heatmaps over the first image (over black when policy block withholds it)
+    const pngs = await Promise.all(rgb.map(async (px, n) => ({ png: await encodePng(px, spec.width, spec.height), width: spec.width, height: spec.height, safety: safety?.[n] })));
+    const heatmapBase = safetyPolicy === "block" && safety?.[0].flagged ? new Uint8Array(rgb[0].length) : rgb[0];
     const mapSize = (h / 4) * (w / 4);
     const attentionMaps = await Promise.all(
       prompt.subjectPositions.map(async (pos, subject) => {
         const map = attention.subarray(pos * mapSize, (pos + 1) * mapSize).map((v) => v / Math.max(1, attentionSteps));
-        return { subject, png: await renderHeatmap(map, h / 4, w / 4, rgb[0], spec.width, spec.height) };
+        return { subject, png: await renderHeatmap(map, h / 4, w / 4, heatmapBase, spec.width, spec.height) };
       }),
     );
     t.pngMs = lap();
-    return { images: pngs, attentionMaps, timings: { encodeMs: t.encodeMs, fuseMs: t.fuseMs, denoiseMs: t.denoiseMs, decodeMs: t.decodeMs, pngMs: t.pngMs, totalMs: performance.now() - t.start } };
+    return { images: pngs, attentionMaps, timings: { encodeMs: t.encodeMs, fuseMs: t.fuseMs, denoiseMs: t.denoiseMs, decodeMs: t.decodeMs, safetyMs, pngMs: t.pngMs, totalMs: performance.now() - t.start } };
   }
 }
 

@@ -9,7 +9,9 @@ const PERMANENT_CODES = new Set([
   "image_token_invalid",
   "prompt_too_long",
   "unknown_upload",
+  "unknown_subject",
   "upload_invalid",
+  "safety_unavailable", // the bundle has no safety checker and the key's policy needs one
 ]);
 
 /**

@@ -1,5 +1,5 @@
 import type { AwsClients } from "@troupe/shared/aws/clients";
-import type { ApiKeyStore, JobStore, UsageStore } from "@troupe/shared/records";
+import type { ApiKeyStore, JobStore, UploadStore, UsageStore } from "@troupe/shared/records";
 import type { ImagePipeline } from "../pipeline/types.ts";
 import type { TaskProtection } from "./task-protection.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
@@ -15,6 +15,8 @@ export interface WorkerDeps {
   jobs: JobStore;
   usage: UsageStore;
   keys: ApiKeyStore;
+  /** Upload records, for `retainInputs: false` (the uploads go when the job ends). */
+  uploads: UploadStore;
   pipeline: ImagePipeline;
   webhooks: WebhookSender;
   visibilityTimeoutS: number;

@@ -1,8 +1,11 @@
 import { DeleteMessageCommand, type Message } from "@aws-sdk/client-sqs";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { QueueMessageSchema, type QueueMessage } from "@troupe/shared/contracts/queue-message";
-import { isAppError } from "@troupe/shared/errors";
-import { uploadKey, type JobRecord } from "@troupe/shared/records";
+import { safetyPolicyOf } from "@troupe/shared/contracts/safety";
+import { deleteKeys } from "@troupe/shared/aws/delete-objects";
+import { retentionTagging } from "@troupe/shared/contracts/retention";
+import { CanceledError, isAppError } from "@troupe/shared/errors";
+import { newOutbox, type JobRecord } from "@troupe/shared/records";
 import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import type { GenerateOutput, Progress } from "../pipeline/types.ts";
 import { classifyError } from "./classify-error.ts";
@@ -10,6 +13,8 @@ import type { WorkerDeps } from "./deps.ts";
 import { releaseMessage, startHeartbeat } from "./heartbeat.ts";
 import { failJob, notifyTerminal } from "./notify.ts";
 import { ProgressReporter } from "./progress-reporter.ts";
+import { releaseInputs } from "./release-inputs.ts";
+import { loadReferences } from "./subject-references.ts";
 
 export const outputKey = (tenantId: string, jobId: string, n: number) => `outputs/${tenantId}/${jobId}/${n}.png`;
 export const attentionKey = (tenantId: string, jobId: string, subject: number) => `outputs/${tenantId}/${jobId}/attention-${subject}.png`;
@@ -65,16 +70,20 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
 
   try {
     // 3. Reference images, then the pipeline.
-    const references = await Promise.all(spec.subjects.map((s) => readObject(deps, uploadKey(tenantId, s.uploadId))));
+    // A stored subject brings its cached embedding: no decode, no image encoder (subject-references.ts).
+    const { references, imageEmbeds, cached } = await loadReferences(deps, tenantId, spec.subjects);
     const t0 = performance.now();
     let last = running.progress;
     const onProgress = (p: Progress) => progress.report((last = p), p.step === 0);
-    const output = await deps.pipeline.generate({ spec, references }, { signal, onProgress });
+    // The policy the key had at submission; block and flag run the bundle's safety checker on every output.
+    const output = await deps.pipeline.generate({ spec, references, imageEmbeds }, { signal, onProgress, safetyPolicy: safetyPolicyOf(running) });
     const inferenceMs = Math.round(performance.now() - t0);
     await progress.flush();
 
     // 4. Outputs under deterministic keys (a redelivery overwrites, never duplicates), the record, then usage:
     // recorded once, and only for a job that did reach `succeeded` (a redelivery completes it, see above).
+    // A job deleted meanwhile (DELETE ends it `canceled` and scrubs it) stores nothing.
+    if ((await deps.jobs.get(tenantId, jobId))?.status !== "running") throw new CanceledError("The job was deleted or ended while it ran.");
     const stored = await storeOutputs(deps, running, output);
     const gpuSeconds = Math.round(inferenceMs) / 1000;
     const done = await deps.jobs.transition(tenantId, jobId, ["running"], "succeeded", {
@@ -82,11 +91,14 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
       progress: { step: last.totalSteps, totalSteps: last.totalSteps },
       finishedAt: new Date().toISOString(),
       metrics: { queueMs: Math.max(0, Date.parse(running.startedAt ?? running.createdAt) - Date.parse(running.createdAt)), inferenceMs, gpuSeconds },
+      webhook: newOutbox(spec, "succeeded"),
     });
+    if (!done) await discardOutputs(deps, running, stored);
     if (done) {
       await recordUsage(deps, done);
-      deps.log("job_succeeded", { jobId, inferenceMs });
+      deps.log("job_succeeded", { jobId, inferenceMs, encodeMs: Math.round(output.timings.encodeMs), cachedSubjects: cached, ...safetyCounts(done) });
       await notifyTerminal(deps, done);
+      await releaseInputs(deps, done);
     }
     await deleteMessage();
   } catch (error) {
@@ -114,8 +126,15 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
   }
 }
 
+/** Every generated image counts, withheld or flagged ones too (the GPU work was done); the line also says how many were. */
 const recordUsage = (deps: WorkerDeps, job: JobRecord) =>
-  deps.usage.record(job.tenantId, job.quotaPeriod, job.id, job.spec.numImages, job.metrics?.gpuSeconds ?? 0);
+  deps.usage.record(job.tenantId, job.quotaPeriod, job.id, job.spec.numImages, job.metrics?.gpuSeconds ?? 0, safetyCounts(job));
+
+/** How many of a job's outputs the safety checker flagged, and how many of those policy block withheld. */
+const safetyCounts = (job: JobRecord) => ({
+  flagged: (job.outputs ?? []).filter((o) => o.safety?.flagged).length,
+  withheld: (job.outputs ?? []).filter((o) => o.withheld).length,
+});
 
 /**
  * The claim was refused. A finished job's message is dropped (after completing what a crash may have
@@ -137,27 +156,47 @@ async function settleRefusedClaim(deps: WorkerDeps, tenantId: string, jobId: str
   }
   if (record?.status === "succeeded") await recordUsage(deps, record);
   else if (record) await releaseQuota(deps, record);
+  if (record) await releaseInputs(deps, record); // e.g. canceled while queued: the API ended it, its inputs go now
   deps.log("message_dropped", { jobId, status: record?.status ?? "missing" });
   await deleteMessage();
 }
 
 async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>): Promise<void> {
-  const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString() });
+  const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString(), webhook: newOutbox(record.spec, "canceled") });
   if (canceled) {
     await releaseQuota(deps, canceled);
     deps.log("job_canceled", { jobId: record.id, step: canceled.progress.step });
     await notifyTerminal(deps, canceled);
+    await releaseInputs(deps, canceled);
   }
   await deleteMessage();
 }
 
+/**
+ * The final transition was lost after the outputs were written: the job was deleted (or ended) while
+ * it ran. Its objects go unless the record is a live success (a duplicate run that finished first
+ * wrote the same deterministic keys, and the record points at them).
+ */
+async function discardOutputs(deps: WorkerDeps, job: JobRecord, stored: Pick<JobRecord, "outputs" | "attentionMaps">): Promise<void> {
+  const record = await deps.jobs.get(job.tenantId, job.id);
+  if (record?.status === "succeeded") return;
+  const keys = [...(stored.outputs ?? []), ...(stored.attentionMaps ?? [])].map((o) => o.key);
+  await deleteKeys(deps.clients.s3, deps.bucket, keys);
+  deps.log("outputs_discarded", { jobId: job.id, objects: keys.length });
+}
+
 async function storeOutputs(deps: WorkerDeps, job: JobRecord, output: GenerateOutput): Promise<Pick<JobRecord, "outputs" | "attentionMaps">> {
-  const put = (Key: string, Body: Buffer) => deps.clients.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key, Body, ContentType: "image/png" }));
+  // A key's shorter retention: tagged as written, for the bucket's tag-filtered lifecycle rule (contracts/retention.ts).
+  const Tagging = retentionTagging((await deps.keys.get(job.tenantId))?.retention?.outputsDays);
+  const put = (Key: string, Body: Buffer) => deps.clients.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key, Body, ContentType: "image/png", Tagging }));
   const outputs = await Promise.all(
     output.images.map(async (img, n) => {
       const key = outputKey(job.tenantId, job.id, n);
+      const safety = img.safety ? { safety: { flagged: img.safety.flagged } } : {};
+      // Policy block: a flagged image is never written; the record says it was withheld and why.
+      if (img.safety?.flagged && safetyPolicyOf(job) === "block") return { key, width: img.width, height: img.height, ...safety, withheld: "safety" as const };
       await put(key, img.png);
-      return { key, width: img.width, height: img.height };
+      return { key, width: img.width, height: img.height, ...safety };
     }),
   );
   const attentionMaps = await Promise.all(
@@ -168,11 +207,6 @@ async function storeOutputs(deps: WorkerDeps, job: JobRecord, output: GenerateOu
     }),
   );
   return { outputs, attentionMaps };
-}
-
-async function readObject(deps: WorkerDeps, key: string): Promise<Uint8Array> {
-  const out = await deps.clients.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
-  return out.Body!.transformToByteArray();
 }
 
 type Parsed = { ok: true; message: QueueMessage } | { ok: false; issue: string; ids?: { jobId: string; tenantId: string } };

@@ -1,10 +1,11 @@
 import { createAwsClients } from "@troupe/shared/aws/clients";
 import { RunnerConfigSchema, loadConfig } from "@troupe/shared/config";
-import { ApiKeyStore, JobStore, UsageStore } from "@troupe/shared/records";
+import { ApiKeyStore, JobStore, UploadStore, UsageStore } from "@troupe/shared/records";
 import { createPipeline } from "../pipeline/create-pipeline.ts";
 import { jsonLog, type WorkerDeps } from "./deps.ts";
 import { ecsTaskProtection } from "./task-protection.ts";
 import { WebhookSender } from "./webhook-sender.ts";
+import { resolveWebhookQueueUrl } from "@troupe/shared/webhooks/delivery-queue";
 import { Worker } from "./worker.ts";
 
 /** The runner process: one worker over one loaded bundle, stopped gracefully by SIGTERM/SIGINT. */
@@ -25,8 +26,9 @@ async function main(): Promise<void> {
     jobs: new JobStore(clients.ddb, config.TROUPE_JOBS_TABLE),
     usage: new UsageStore(clients.ddb, config.TROUPE_USAGE_TABLE),
     keys: new ApiKeyStore(clients.ddb, config.TROUPE_KEYS_TABLE),
+    uploads: new UploadStore(clients.ddb, config.TROUPE_JOBS_TABLE),
     pipeline,
-    webhooks: new WebhookSender({ maxAttempts: config.TROUPE_WEBHOOK_MAX_ATTEMPTS, baseDelayMs: config.TROUPE_WEBHOOK_BASE_DELAY_MS, timeoutMs: 10_000, log }),
+    webhooks: new WebhookSender({ sqs: clients.sqs, queueUrl: await resolveWebhookQueueUrl(clients.sqs, config), log }),
     visibilityTimeoutS: config.TROUPE_VISIBILITY_TIMEOUT_S,
     progressIntervalMs: config.TROUPE_PROGRESS_INTERVAL_MS,
     outputUrlTtlS: config.TROUPE_OUTPUT_URL_TTL_S,
@@ -47,7 +49,6 @@ async function main(): Promise<void> {
     stopping = true;
     log("worker_stopping", { signal, graceS: config.TROUPE_SHUTDOWN_GRACE_S });
     await worker.stop();
-    await Promise.race([deps.webhooks.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,35 +1,16 @@
-import { presentJob } from "@troupe/shared/jobs/present";
 import { releaseQuota } from "@troupe/shared/jobs/release-quota";
-import { checkWebhookUrl, dnsResolver } from "@troupe/shared/webhooks/webhook-url";
-import type { JobRecord } from "@troupe/shared/records";
+import { newOutbox, type JobRecord } from "@troupe/shared/records";
 import type { WorkerDeps } from "./deps.ts";
+import { releaseInputs } from "./release-inputs.ts";
 
 /**
- * Queues the terminal-state webhook for a job, signed with its key's current secret. Never throws:
- * the job is already terminal, and a failure here must not send it down the retry path.
+ * Wakes the webhook sender for a job that just became terminal. The delivery itself is already
+ * recorded: every terminal transition writes the outbox (`webhook: newOutbox(...)`) in the same
+ * conditional write, so a runner dying right here loses nothing (the sweeper sends the message).
+ * Never throws: the job is already terminal, and a failure here must not send it down the retry path.
  */
 export async function notifyTerminal(deps: WorkerDeps, record: JobRecord): Promise<void> {
-  try {
-    await queueWebhook(deps, record);
-  } catch (e) {
-    deps.log("webhook_not_queued", { jobId: record.id, error: e instanceof Error ? e.message : String(e) });
-  }
-}
-
-async function queueWebhook(deps: WorkerDeps, record: JobRecord): Promise<void> {
-  const url = record.spec.webhookUrl;
-  if (!url) return;
-  // Checked again at delivery: the host's DNS may have moved to a private address since submission.
-  try {
-    await checkWebhookUrl(url, { localMode: deps.webhookLocalMode, resolve: dnsResolver });
-  } catch (e) {
-    deps.log("webhook_refused", { jobId: record.id, reason: e instanceof Error ? e.message : String(e) });
-    return;
-  }
-  const key = await deps.keys.get(record.tenantId);
-  if (!key) return;
-  const job = await presentJob(record, { s3: deps.clients.s3, bucket: deps.bucket, urlTtlS: deps.outputUrlTtlS });
-  deps.webhooks.send({ url, secret: key.webhookSecret, id: `${record.id}_${record.status}`, body: JSON.stringify(job) });
+  await deps.webhooks.send(record);
 }
 
 /** Ends a job `failed` (from any non-terminal state), gives its quota back and notifies. No-op if already terminal. */
@@ -37,9 +18,11 @@ export async function failJob(deps: WorkerDeps, record: JobRecord, code: string,
   const failed = await deps.jobs.transition(record.tenantId, record.id, ["queued", "running"], "failed", {
     error: { code, message },
     finishedAt: new Date().toISOString(),
+    webhook: newOutbox(record.spec, "failed"),
   });
   if (!failed) return;
   await releaseQuota(deps, failed);
   deps.log("job_failed", { jobId: record.id, code, message });
   await notifyTerminal(deps, failed);
+  await releaseInputs(deps, failed);
 }

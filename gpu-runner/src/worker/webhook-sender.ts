@@ -1,65 +1,30 @@
-import { signWebhook } from "@troupe/shared/webhooks/sign";
-
-export interface WebhookDelivery {
-  url: string;
-  secret: string;
-  /** Stable per job and state, so a receiver can drop duplicates. */
-  id: string;
-  body: string;
-}
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { JobRecord } from "@troupe/shared/records";
+import { enqueueDelivery } from "@troupe/shared/webhooks/delivery-queue";
 
 export interface WebhookSenderOptions {
-  maxAttempts: number;
-  /** First retry delay; doubles each attempt. */
-  baseDelayMs: number;
-  timeoutMs: number;
+  sqs: SQSClient;
+  /** The webhooks queue; null when none is configured (the sender's sweeper then finds the outbox). */
+  queueUrl: string | null;
   log: (event: string, fields: Record<string, unknown>) => void;
 }
 
 /**
- * Delivers webhooks in the background with exponential backoff, so a slow or failing receiver
- * never holds up the next job. Deliveries still pending when the process ends are lost
- * (at-least-once only while the process lives; the job record stays the source of truth).
+ * The runner's side of a webhook: the terminal transition already wrote the delivery into the job's
+ * outbox (records/deliveries.ts); this only wakes the sender with a message. Delivery, retries over
+ * about a day, signing and the log happen in the webhook sender (shared/src/webhooks/), which
+ * outlives any runner. A send that fails is left to the sender's sweeper, never retried here.
  */
 export class WebhookSender {
-  private readonly inFlight = new Set<Promise<void>>();
-
   constructor(private readonly options: WebhookSenderOptions) {}
 
-  send(delivery: WebhookDelivery): void {
-    const p = this.deliver(delivery).finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
-  }
-
-  /** Resolves when every delivery has succeeded or given up (tests, graceful shutdown). */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
-  private async deliver(d: WebhookDelivery): Promise<void> {
-    for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
-      try {
-        // Signed per attempt: the timestamp must be fresh for the receiver's replay window.
-        const res = await fetch(d.url, {
-          method: "POST",
-          headers: { "content-type": "application/json", "user-agent": "troupe-webhooks/1", ...signWebhook(d.secret, d.id, d.body) },
-          body: d.body,
-          redirect: "manual",
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
-        await res.body?.cancel();
-        if (res.status >= 200 && res.status < 300) {
-          this.options.log("webhook_delivered", { id: d.id, attempt, status: res.status });
-          return;
-        }
-        this.options.log("webhook_failed", { id: d.id, attempt, status: res.status });
-      } catch (e) {
-        this.options.log("webhook_failed", { id: d.id, attempt, error: e instanceof Error ? e.message : String(e) });
-      }
-      if (attempt < this.options.maxAttempts) await delay(this.options.baseDelayMs * 2 ** (attempt - 1));
+  async send(record: JobRecord): Promise<void> {
+    if (record.webhook?.state !== "pending") return;
+    if (!this.options.queueUrl) return;
+    try {
+      await enqueueDelivery(this.options.sqs, this.options.queueUrl, { tenantId: record.tenantId, jobId: record.id });
+    } catch (e) {
+      this.options.log("webhook_not_queued", { jobId: record.id, error: e instanceof Error ? e.message : String(e) });
     }
-    this.options.log("webhook_gave_up", { id: d.id, attempts: this.options.maxAttempts });
   }
 }
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());

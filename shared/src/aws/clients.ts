@@ -1,7 +1,10 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { ResourceConfig } from "../config.ts";
 
 export interface AwsClients {
@@ -10,25 +13,60 @@ export interface AwsClients {
   ddb: DynamoDBDocumentClient;
 }
 
+export interface AwsClientOptions {
+  /**
+   * Open sockets per client: at least the requests the process serves at once times the calls one
+   * request makes in parallel (the API: up to 1 + 2 per subject), or callers queue for a socket.
+   * @default 128
+   */
+  maxSockets?: number;
+}
+
 /** Emulators accept any credentials; AWS uses the default provider chain. */
 const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
-/** The same SDK clients in AWS and locally: only endpoints differ (DESIGN §5). */
-export function createAwsClients(config: ResourceConfig): AwsClients {
+/**
+ * One HTTP handler per client with keep-alive agents: connections (and TLS sessions on AWS) are
+ * reused across calls instead of opened per call, up to `maxSockets` at once.
+ */
+function keepAliveHandler(maxSockets: number): NodeHttpHandler {
+  const agent = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
+  return new NodeHttpHandler({ httpAgent: new HttpAgent(agent), httpsAgent: new HttpsAgent(agent) });
+}
+
+/**
+ * The SDK's logger middleware filters every input and output through the schema on every call even
+ * with its default no-op logger; we never configure a logger, so it is removed by name. Everything
+ * else on the stacks is needed: (de)serializers, signing, retries, content length, host header,
+ * the user agent AWS support reads, and recursion detection (the Lambda trace id).
+ */
+function dropLogger(client: S3Client | SQSClient | DynamoDBClient): void {
+  client.middlewareStack.remove("loggerMiddleware");
+}
+
+/**
+ * The same SDK clients in AWS and locally: only endpoints differ (DESIGN §5). Built once per process.
+ * S3 and SQS resolve each command's middleware stack once (`cacheMiddleware`) instead of per call;
+ * lib-dynamodb refuses that option (its commands capture their own input), so DynamoDB rebuilds per call.
+ */
+export function createAwsClients(config: ResourceConfig, options: AwsClientOptions = {}): AwsClients {
   const region = config.AWS_REGION;
+  const maxSockets = options.maxSockets ?? 128;
   const local = (endpoint: string | undefined) => (endpoint ? { endpoint, credentials: LOCAL_CREDENTIALS } : {});
   const s3 = new S3Client({
     region,
+    requestHandler: keepAliveHandler(maxSockets),
+    cacheMiddleware: true,
     ...local(config.TROUPE_S3_ENDPOINT),
     // s3rver speaks path-style only and does not compute the newer default checksums.
     ...(config.TROUPE_S3_ENDPOINT
       ? { forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
       : {}),
   });
-  const sqs = new SQSClient({ region, ...local(config.TROUPE_SQS_ENDPOINT) });
-  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region, ...local(config.TROUPE_DYNAMODB_ENDPOINT) }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const sqs = new SQSClient({ region, requestHandler: keepAliveHandler(maxSockets), cacheMiddleware: true, ...local(config.TROUPE_SQS_ENDPOINT) });
+  const dynamo = new DynamoDBClient({ region, requestHandler: keepAliveHandler(maxSockets), ...local(config.TROUPE_DYNAMODB_ENDPOINT) });
+  for (const client of [s3, sqs, dynamo]) dropLogger(client);
+  const ddb = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   return { s3, sqs, ddb };
 }
 

@@ -38,6 +38,12 @@ const GraphFilesSchema = z.object({
   fuse: z.string(),
   unet: z.string(),
   vaeDecoder: z.string(),
+  /**
+   * SD 1.5's safety checker (`pixel_values float[N,3,224,224]` → `image_embeds`, scores, `has_nsfw float[N]`).
+   * Absent: the bundle has none, and the runner fails every job whose key's safety policy is `block` or
+   * `flag` with `safety_unavailable` (policy `off` runs). Only in `graphs`: it computes in float32 on every provider.
+   */
+  safetyChecker: z.string().optional(),
 });
 
 /** `manifest.json` of a model bundle (DESIGN §4). */

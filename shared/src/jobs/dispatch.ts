@@ -38,6 +38,24 @@ export async function dispatchJob(d: Dispatcher, job: JobRecord, options: { forc
 }
 
 /**
+ * Sends the message of a job that was created holding its own dispatch lease (`dispatchingAt`
+ * written by the create itself, so no lease write precedes the send). On a failed send the lease
+ * is given back before this rejects, so the sweeper may send it at once. `marked` settles once the
+ * record says `dispatchedAt`: bookkeeping a caller may leave running after answering. If it is
+ * lost (crash, frozen Lambda), the sweeper sends the job again once the lease lapses while it is
+ * still `queued`; the runner's conditional claim makes that duplicate harmless.
+ */
+export async function sendCreatedJob(d: Dispatcher, job: JobRecord & { dispatchingAt: number }): Promise<{ marked: Promise<void> }> {
+  try {
+    await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queueUrl, MessageBody: asciiJson(toQueueMessage(job)) }));
+  } catch (e) {
+    await d.jobs.abandonDispatch(job.tenantId, job.id, job.dispatchingAt).catch(() => undefined);
+    throw e;
+  }
+  return { marked: d.jobs.markDispatched(job.tenantId, job.id).catch(() => undefined) };
+}
+
+/**
  * JSON with every non-ASCII character as a \u escape: it parses back to the same value, and stays
  * within what every SQS implementation accepts (fauxqs refuses characters above U+FFFF, e.g. emoji).
  */

@@ -1,6 +1,7 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Job } from "../contracts/generation.ts";
+import { safetyPolicyOf } from "../contracts/safety.ts";
 import type { JobRecord } from "../records/jobs.ts";
 
 export interface PresentOptions {
@@ -28,8 +29,19 @@ export async function presentJob(record: JobRecord, options: PresentOptions): Pr
     progress: record.progress,
     input: record.spec,
     outputs: await Promise.all(
-      (record.outputs ?? []).map(async (o) => ({ url: await sign(o.key), expiresAt, width: o.width, height: o.height, contentType: "image/png" as const })),
+      (record.outputs ?? []).map(async (o) => ({
+        // a withheld image was never stored: no URL to sign
+        url: o.withheld ? null : await sign(o.key),
+        expiresAt: o.withheld ? null : expiresAt,
+        width: o.width,
+        height: o.height,
+        contentType: "image/png" as const,
+        safety: o.safety ?? null,
+        withheld: o.withheld !== undefined,
+        reason: o.withheld ?? null,
+      })),
     ),
+    safetyPolicy: safetyPolicyOf(record),
     attentionMaps: await Promise.all((record.attentionMaps ?? []).map(async (m) => ({ subject: m.subject, url: await sign(m.key), expiresAt }))),
     error: record.error ?? null,
     metrics: {
@@ -38,5 +50,6 @@ export async function presentJob(record: JobRecord, options: PresentOptions): Pr
       gpuSeconds: record.metrics?.gpuSeconds ?? null,
     },
     cancelRequested: record.cancelRequested ?? false,
+    queue: null,
   };
 }

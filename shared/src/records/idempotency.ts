@@ -16,7 +16,13 @@ export interface IdempotencyRecord {
 /** Keys are remembered for 24 h, like most hosted APIs. */
 const TTL_SECONDS = 24 * 3600;
 
-export const hashRequest = (body: unknown) => createHash("sha256").update(JSON.stringify(body)).digest("hex");
+/** JSON with every object's keys sorted: the same request hashes the same whatever order its fields came in. */
+const canonicalJson = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+
+export const hashRequest = (body: unknown) => createHash("sha256").update(canonicalJson(body)).digest("hex");
 
 const recordId = (key: string) => `idem#${createHash("sha256").update(key).digest("hex")}`;
 

@@ -1,5 +1,6 @@
 export * from "./api-keys.ts";
 export * from "./conditional.ts";
+export * from "./deliveries.ts";
 export * from "./idempotency.ts";
 export * from "./jobs.ts";
 export * from "./tables.ts";

@@ -1,7 +1,9 @@
 import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { GenerationSpec, JobStatus } from "../contracts/generation.ts";
+import type { SafetyPolicy } from "../contracts/safety.ts";
 import { AppError } from "../errors.ts";
 import { isConditionFailed } from "./conditional.ts";
+import type { WebhookOutbox } from "./deliveries.ts";
 
 export interface JobRecord {
   tenantId: string;
@@ -12,7 +14,11 @@ export interface JobRecord {
   startedAt?: string;
   finishedAt?: string;
   progress: { step: number; totalSteps: number };
-  outputs?: { key: string; width: number; height: number }[];
+  /**
+   * `safety`: the checker's verdict (absent: not checked, policy off). `withheld`: policy block kept the flagged
+   * image out of storage; `key` is then where it would have been, and nothing is there.
+   */
+  outputs?: { key: string; width: number; height: number; safety?: { flagged: boolean }; withheld?: "safety" }[];
   attentionMaps?: { subject: number; key: string }[];
   error?: { code: string; message: string };
   metrics?: { queueMs: number; inferenceMs: number; gpuSeconds: number };
@@ -29,6 +35,12 @@ export interface JobRecord {
   quotaReleased?: boolean;
   /** Epoch ms when a sender began sending the message (dispatch lease, see dispatchJob). */
   dispatchingAt?: number;
+  /** Webhook outbox: written by the terminal transition itself, then driven by the sender (records/deliveries.ts). */
+  webhook?: WebhookOutbox;
+  /** The key's safety policy when the job was submitted: the runner judges the job by it. Absent (older jobs): `block`. */
+  safetyPolicy?: SafetyPolicy;
+  /** Set by DELETE: the record is then a tombstone (prompt, inputs and output keys scrubbed) and reads 404. */
+  deletedAt?: string;
 }
 
 export type JobPatch = Partial<Omit<JobRecord, "tenantId" | "id" | "status" | "spec" | "createdAt">>;
@@ -55,10 +67,12 @@ export class JobStore {
     }
   }
 
+  /** The job, or null when there is none or it was deleted (a tombstone reads as absent everywhere). */
   async get(tenantId: string, id: string): Promise<JobRecord | null> {
     if (!id.startsWith("gen_")) return null;
     const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
-    return (out.Item as JobRecord | undefined) ?? null;
+    const record = out.Item as JobRecord | undefined;
+    return record && !record.deletedAt ? record : null;
   }
 
   /** Newest first; the cursor is opaque to callers. */
@@ -69,6 +83,8 @@ export class JobStore {
         TableName: this.table,
         KeyConditionExpression: "tenantId = :t AND begins_with(id, :p)",
         ExpressionAttributeValues: { ":t": tenantId, ":p": "gen_" },
+        // Tombstones are skipped (a page may then hold fewer than `limit`; the cursor still advances).
+        FilterExpression: "attribute_not_exists(deletedAt)",
         ScanIndexForward: false,
         Limit: limit,
         ExclusiveStartKey: start ? { tenantId, id: start } : undefined,
@@ -142,6 +158,30 @@ export class JobStore {
     });
   }
 
+  /**
+   * DELETE's one write: scrubs the prompt, inputs and output keys and marks the record a tombstone,
+   * conditional on the status just read. A queued or running job ends `canceled` in the same write, so
+   * the runner's own final transition (conditional on `running`) loses and it stores nothing. What usage
+   * and billing need stays: status, times, numImages, metrics, quotaPeriod. Null when the job moved.
+   */
+  async erase(job: JobRecord, now: number): Promise<JobRecord | null> {
+    const seen = job.status;
+    const live = seen === "queued" || seen === "running";
+    const iso = new Date(now).toISOString();
+    return this.conditional(job.tenantId, job.id, {
+      UpdateExpression: `SET deletedAt = :iso, spec = :spec, #status = :to${live ? ", finishedAt = :iso, cancelRequested = :true" : ""} REMOVE outputs, attentionMaps`,
+      ConditionExpression: "#status = :seen AND attribute_not_exists(deletedAt)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":iso": iso,
+        ":seen": seen,
+        ":to": live ? "canceled" : seen,
+        ":spec": scrubSpec(job.spec),
+        ...(live ? { ":true": true } : {}),
+      },
+    });
+  }
+
   /** True exactly once per failed or canceled job: the caller then gives its reservation back. */
   async markQuotaReleased(tenantId: string, id: string): Promise<boolean> {
     const won = await this.conditional(tenantId, id, {
@@ -197,6 +237,12 @@ export class JobStore {
     } while (start);
     return items;
   }
+}
+
+/** A deleted job's spec: the numbers usage and billing read (numImages, steps, size) without the prompt, subjects or webhook. */
+export function scrubSpec(spec: GenerationSpec): GenerationSpec {
+  const { webhookUrl: _webhook, ...rest } = spec;
+  return { ...rest, prompt: "", negativePrompt: "", subjects: [] };
 }
 
 const encodeCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url");

@@ -1,5 +1,6 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { UploadContentType } from "../contracts/upload.ts";
+import { isConditionFailed } from "./conditional.ts";
 
 export interface UploadRecord {
   tenantId: string;
@@ -28,5 +29,17 @@ export class UploadStore {
     if (!id.startsWith("upl_")) return null;
     const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
     return (out.Item as UploadRecord | undefined) ?? null;
+  }
+
+  /** Removes the record; false when there was none (already deleted, expired, or another tenant's). */
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    if (!id.startsWith("upl_")) return false;
+    try {
+      await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: { tenantId, id }, ConditionExpression: "attribute_exists(id)" }));
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw e;
+    }
   }
 }

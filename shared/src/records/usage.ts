@@ -4,9 +4,17 @@ import { isConditionFailed } from "./conditional.ts";
 /** Calendar month in UTC, e.g. "2026-11": the quota period. */
 export const usagePeriod = (at = new Date()) => at.toISOString().slice(0, 7);
 
+/** Of a job's (or a period's) images, how many the safety checker flagged, and how many of those policy block withheld. */
+export interface SafetyCounts {
+  flagged: number;
+  withheld: number;
+}
+
 export interface UsageSummary {
   period: string;
   images: { used: number; reserved: number; limit: number };
+  /** Images of succeeded jobs the safety checker flagged / withheld: counted in `images.used` too (see `record`). */
+  safety: SafetyCounts;
   gpuSeconds: { used: number };
   jobs: { submitted: number; succeeded: number; failed: number; canceled: number };
 }
@@ -70,12 +78,16 @@ export class UsageStore {
   }
 
   /** Records a succeeded job's usage exactly once: a second call for the same job is a no-op. */
-  async record(tenantId: string, period: string, jobId: string, images: number, gpuSeconds: number): Promise<boolean> {
+  /**
+   * `images` counts every image the job generated, withheld or flagged by the safety checker included: the
+   * GPU work was done and the quota spent (DESIGN §2). `safety` says how many of them were flagged / withheld.
+   */
+  async record(tenantId: string, period: string, jobId: string, images: number, gpuSeconds: number, safety: SafetyCounts = { flagged: 0, withheld: 0 }): Promise<boolean> {
     try {
       await this.ddb.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: `${tenantId}#${period}`, sk: `job#${jobId}`, images, gpuSeconds, recordedAt: new Date().toISOString() },
+          Item: { pk: `${tenantId}#${period}`, sk: `job#${jobId}`, images, gpuSeconds, flagged: safety.flagged, withheld: safety.withheld, recordedAt: new Date().toISOString() },
           ConditionExpression: "attribute_not_exists(sk)",
         }),
       );
@@ -98,6 +110,7 @@ export class UsageStore {
     const summary: UsageSummary = {
       period,
       images: { used: 0, reserved: 0, limit },
+      safety: { flagged: 0, withheld: 0 },
       gpuSeconds: { used: 0 },
       jobs: { submitted: 0, succeeded: 0, failed: 0, canceled: 0 },
     };
@@ -118,6 +131,8 @@ export class UsageStore {
           for (const k of ["submitted", "succeeded", "failed", "canceled"] as const) summary.jobs[k] = item[k] ?? 0;
         } else if (String(item.sk).startsWith("job#")) {
           summary.images.used += item.images;
+          summary.safety.flagged += item.flagged ?? 0; // lines written before the safety checker have none
+          summary.safety.withheld += item.withheld ?? 0;
           summary.gpuSeconds.used += item.gpuSeconds;
         }
       }
@@ -125,6 +140,24 @@ export class UsageStore {
     } while (start);
     summary.gpuSeconds.used = Math.round(summary.gpuSeconds.used * 1000) / 1000;
     return summary;
+  }
+
+  /**
+   * Adds `hits` requests already admitted by one API instance to the key's shared counter for
+   * `minute` (epoch minutes) and returns the counter's new total, every instance's hits included.
+   * Unconditional: the instances decide admission themselves (functions' batched rate limiter).
+   */
+  async addHits(tenantId: string, minute: number, hits: number): Promise<number> {
+    const out = await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `${tenantId}#rate`, sk: `rate#${minute}` },
+        UpdateExpression: "ADD hits :n SET expiresAt = :exp",
+        ExpressionAttributeValues: { ":n": hits, ":exp": (minute + 2) * 60 },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(out.Attributes?.hits ?? hits);
   }
 
   /**

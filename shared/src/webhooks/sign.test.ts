@@ -21,4 +21,18 @@ describe("Standard Webhooks signing", () => {
     expect(verifyWebhook(SECRET, { ...headers }, BODY, 300, now + 301_000)).toBe(false);
     expect(verifyWebhook(SECRET, { ...headers, "webhook-signature": `v1,bad ${headers["webhook-signature"]}` }, BODY, 300, now)).toBe(true);
   });
+
+  it("signs with every live secret during a rotation, and each one verifies on its own", () => {
+    const now = TS * 1000;
+    const NEW = "whsec_" + Buffer.from("a-new-secret-of-24-bytes").toString("base64");
+    const headers = signWebhook([NEW, SECRET], ID, BODY, TS);
+    const sigs = headers["webhook-signature"].split(" ");
+    expect(sigs).toHaveLength(2);
+    expect(sigs[1]).toBe("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    expect(verifyWebhook(SECRET, { ...headers }, BODY, 300, now)).toBe(true);
+    expect(verifyWebhook(NEW, { ...headers }, BODY, 300, now)).toBe(true);
+    expect(verifyWebhook("whsec_" + Buffer.from("other").toString("base64"), { ...headers }, BODY, 300, now)).toBe(false);
+    expect(verifyWebhook(SECRET, { ...signWebhook([NEW], ID, BODY, TS) }, BODY, 300, now)).toBe(false);
+    expect(() => signWebhook([], ID, BODY, TS)).toThrow(/at least one secret/);
+  });
 });

@@ -12,9 +12,16 @@ const secretBytes = (secret: string) => Buffer.from(secret.startsWith("whsec_") 
 const signature = (secret: string, id: string, timestamp: number, body: string) =>
   createHmac("sha256", secretBytes(secret)).update(`${id}.${timestamp}.${body}`).digest("base64");
 
-/** Signs `body` as the Standard Webhooks scheme says: HMAC-SHA256 over `id.timestamp.body`. */
-export function signWebhook(secret: string, id: string, body: string, timestamp = Math.floor(Date.now() / 1000)): WebhookHeaders {
-  return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": `v1,${signature(secret, id, timestamp, body)}` };
+/**
+ * Signs `body` as the Standard Webhooks scheme says: HMAC-SHA256 over `id.timestamp.body`, one
+ * `v1,<sig>` per secret, space-separated. Several secrets during a rotation's overlap window, so a
+ * receiver that still holds the old secret and one that has the new both verify.
+ */
+export function signWebhook(secrets: string | readonly string[], id: string, body: string, timestamp = Math.floor(Date.now() / 1000)): WebhookHeaders {
+  const list = typeof secrets === "string" ? [secrets] : secrets;
+  if (list.length === 0) throw new Error("signWebhook needs at least one secret.");
+  const sigs = list.map((s) => `v1,${signature(s, id, timestamp, body)}`).join(" ");
+  return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": sigs };
 }
 
 /**

@@ -14,9 +14,22 @@ export interface ModelConfig {
   /** A trained toy merges file (tiny), or an operator-supplied CLIP merges file of a known vocabulary. */
   tokenizer: { kind: "trained"; numMerges: number } | { kind: "file"; vocabSize: number };
   text: ClipTowerConfig & { maxLength: number };
-  vision: ClipTowerConfig & { imageSize: number; patchSize: number; projectionDim: number };
+  vision: ClipVisionConfig;
   unet: UNetConfig;
   vae: VaeConfig;
+  /** SD 1.5's StableDiffusionSafetyChecker (`safety_checker.onnx`); absent: the bundle has none. */
+  safetyChecker?: SafetyCheckerConfig;
+}
+
+export type ClipVisionConfig = ClipTowerConfig & { imageSize: number; patchSize: number; projectionDim: number };
+
+/**
+ * A CLIP vision tower with its own projection (`projection_dim` of safety_checker/config.json, 768 for the
+ * published one; it need not equal hiddenSize). The 17 concept and 3 special-care embeddings are fixed by
+ * diffusers' class, not by the config.
+ */
+export interface SafetyCheckerConfig {
+  vision: ClipVisionConfig;
 }
 
 export interface ClipTowerConfig {

@@ -21,6 +21,8 @@ export const SD15_CONFIG: ModelConfig = {
   tokenizer: { kind: "file", vocabSize: 49408 },
   text: { dim: 768, layers: 12, heads: 12, intermediate: 3072, maxLength: 77 },
   vision: { dim: 1024, layers: 24, heads: 16, intermediate: 4096, imageSize: 224, patchSize: 14, projectionDim: 768 },
+  // CompVis/stable-diffusion-safety-checker (SD 1.5's safety_checker/): another ViT-L/14, +1.2 GB of float32 weights
+  safetyChecker: { vision: { dim: 1024, layers: 24, heads: 16, intermediate: 4096, imageSize: 224, patchSize: 14, projectionDim: 768 } },
   unet: {
     inChannels: 4,
     outChannels: 4,

@@ -15,6 +15,8 @@ export const TINY_CONFIG: ModelConfig = {
   tokenizer: { kind: "trained", numMerges: 300 },
   text: { dim: 32, layers: 2, heads: 2, intermediate: 64, maxLength: 77 },
   vision: { dim: 32, layers: 2, heads: 2, intermediate: 64, imageSize: 224, patchSize: 32, projectionDim: 32 },
+  // Random, so it never flags: its thresholds are 1 and a cosine similarity cannot exceed 1 (see safety-checker.ts)
+  safetyChecker: { vision: { dim: 32, layers: 2, heads: 2, intermediate: 64, imageSize: 224, patchSize: 32, projectionDim: 32 } },
   unet: {
     inChannels: 4,
     outChannels: 4,

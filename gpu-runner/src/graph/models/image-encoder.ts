@@ -1,5 +1,5 @@
 import type { GraphBuilder } from "../builder.ts";
-import type { ModelConfig } from "../configs/model-config.ts";
+import type { ClipVisionConfig, ModelConfig } from "../configs/model-config.ts";
 import { clipEncoder } from "../layers/clip-encoder-layer.ts";
 import { conv2d } from "../layers/conv2d.ts";
 import { layerNorm } from "../layers/layer-norm.ts";
@@ -7,10 +7,28 @@ import { linear } from "../layers/linear.ts";
 import { toSequence } from "../layers/spatial.ts";
 
 /** The class token [C] broadcast to [S, 1, C], S taken from `like` [S, N, C]. */
-function classTokens(g: GraphBuilder, like: string, dim: number): string {
-  const cls = g.op("Reshape", [g.weight("vision_model.embeddings.class_embedding", [dim], "normal"), g.ints([1, 1, dim])]);
+function classTokens(g: GraphBuilder, like: string, prefix: string, dim: number): string {
+  const cls = g.op("Reshape", [g.weight(`${prefix}.embeddings.class_embedding`, [dim], "normal"), g.ints([1, 1, dim])]);
   const batch = g.op("Slice", [g.op("Shape", [like]), g.ints([0]), g.ints([1])]);
   return g.op("Expand", [cls, g.op("Concat", [batch, g.ints([1, dim])], { axis: 0 })]);
+}
+
+/**
+ * transformers CLIPVisionTransformer under `prefix` (`vision_model` here; the safety checker's is
+ * `vision_model.vision_model`): `pixels [S,3,size,size]` → the pooled output, post_layernorm(class token) [S, dim].
+ */
+export function clipVisionPooled(g: GraphBuilder, pixels: string, prefix: string, vision: ClipVisionConfig): string {
+  const { dim, imageSize, patchSize } = vision;
+  if (imageSize % patchSize !== 0) throw new Error(`image size ${imageSize} is not a multiple of patch size ${patchSize}`);
+  const patches = (imageSize / patchSize) ** 2;
+  const embedded = conv2d(g, pixels, `${prefix}.embeddings.patch_embedding`, 3, dim, { kernel: patchSize, stride: patchSize, padding: 0, bias: false });
+  const seq = toSequence(g, embedded);
+  const withClass = g.op("Concat", [classTokens(g, seq, prefix, dim), seq], { axis: 1 });
+  let h = g.op("Add", [withClass, g.weight(`${prefix}.embeddings.position_embedding.weight`, [patches + 1, dim], "normal")]);
+  h = layerNorm(g, h, `${prefix}.pre_layrnorm`, dim); // sic: the transformers name
+  h = clipEncoder(g, h, `${prefix}.encoder`, vision);
+  const pooled = g.op("Squeeze", [g.op("Slice", [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]);
+  return layerNorm(g, pooled, `${prefix}.post_layernorm`, dim);
 }
 
 /**
@@ -18,18 +36,9 @@ function classTokens(g: GraphBuilder, like: string, dim: number): string {
  * `pixel_values float[S,3,224,224]` → `image_embeds float[S,D]` = visual_projection(post_layernorm(class token)).
  */
 export function buildImageEncoder(g: GraphBuilder, config: ModelConfig): void {
-  const { dim, imageSize, patchSize, projectionDim } = config.vision;
+  const { dim, imageSize, projectionDim } = config.vision;
   if (projectionDim !== config.hiddenSize) throw new Error(`vision projection ${projectionDim} must equal hiddenSize ${config.hiddenSize}`);
-  if (imageSize % patchSize !== 0) throw new Error(`image size ${imageSize} is not a multiple of patch size ${patchSize}`);
-  const patches = (imageSize / patchSize) ** 2;
   const pixels = g.input("pixel_values", "float32", ["S", 3, imageSize, imageSize]);
-  const embedded = conv2d(g, pixels, "vision_model.embeddings.patch_embedding", 3, dim, { kernel: patchSize, stride: patchSize, padding: 0, bias: false });
-  const seq = toSequence(g, embedded);
-  const withClass = g.op("Concat", [classTokens(g, seq, dim), seq], { axis: 1 });
-  let h = g.op("Add", [withClass, g.weight("vision_model.embeddings.position_embedding.weight", [patches + 1, dim], "normal")]);
-  h = layerNorm(g, h, "vision_model.pre_layrnorm", dim); // sic: the transformers name
-  h = clipEncoder(g, h, "vision_model.encoder", config.vision);
-  const pooled = g.op("Squeeze", [g.op("Slice", [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]);
-  const embeds = linear(g, layerNorm(g, pooled, "vision_model.post_layernorm", dim), "visual_projection", dim, projectionDim, { bias: false });
+  const embeds = linear(g, clipVisionPooled(g, pixels, "vision_model", config.vision), "visual_projection", dim, projectionDim, { bias: false });
   g.output(embeds, "image_embeds", "float32", ["S", projectionDim]);
 }

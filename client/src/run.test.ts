@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { TroupeError } from "./errors.ts";
-import { runGeneration, type RunDeps } from "./run.ts";
-import type { Job, JobStatus } from "./types.ts";
+import { TroupeError } from "./errors.js";
+import { runGeneration, type RunDeps } from "./run.js";
+import type { Job, JobStatus } from "./types.js";
 
 const job = (status: JobStatus, step: number, extra: Partial<Job> = {}): Job =>
   ({ id: "gen_1", status, progress: { step, totalSteps: 4 }, error: null, ...extra }) as Job;
@@ -62,5 +62,28 @@ describe("runGeneration", () => {
     const { deps, calls } = fakeApi([job("queued", 0)]);
     await expect(runGeneration(deps, input, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "canceled" });
     expect(calls.creates).toEqual([]);
+  });
+});
+
+describe("runGeneration with files and synchronous mode", () => {
+  it("uploads the subjects given as bytes, in order, and passes wait to the submit", async () => {
+    const created: { subjects: unknown; wait: number | undefined }[] = [];
+    const uploaded: number[] = [];
+    let n = 0;
+    const deps: RunDeps = {
+      create: async (body, o) => (created.push({ subjects: body.subjects, wait: o.wait }), job("succeeded", 4)),
+      get: async () => job("succeeded", 4),
+      cancel: async () => job("canceled", 0),
+      uploadFile: async (file) => (uploaded.push((file as Uint8Array).length), { id: `upl_${n++}` }) as never,
+      sleep: async () => undefined,
+    };
+    const done = await runGeneration(
+      deps,
+      { prompt: "a man img and a woman img", subjects: [{ file: new Uint8Array(3), box: [0, 0, 0.5, 1] }, { uploadId: "upl_existing000" }] },
+      { wait: 30 },
+    );
+    expect(done.status).toBe("succeeded");
+    expect(uploaded).toEqual([3]);
+    expect(created).toEqual([{ subjects: [{ uploadId: "upl_0", box: [0, 0, 0.5, 1] }, { uploadId: "upl_existing000" }], wait: 30 }]);
   });
 });

@@ -1,10 +1,31 @@
-import type { ErrorCode } from "@troupe/shared/errors";
+/** The API's error codes (DESIGN §2); `wire-types.test.ts` checks this list against the server's. */
+export type ApiErrorCode =
+  | "invalid_request"
+  | "unauthorized"
+  | "not_found"
+  | "not_cancelable"
+  | "not_redeliverable"
+  | "not_redeliverable"
+  | "payload_too_large"
+  | "image_token_mismatch"
+  | "image_token_invalid"
+  | "prompt_too_long"
+  | "unknown_upload"
+  | "unknown_subject"
+  | "upload_invalid"
+  | "safety_unavailable"
+  | "quota_exceeded"
+  | "rate_limited"
+  | "idempotency_conflict"
+  | "invalid_bundle"
+  | "canceled"
+  | "internal_error";
 
 /**
  * The API's codes (DESIGN §2) plus the ones only a client can see: the network failed, a presigned
  * PUT was refused by storage, or the server answered something that is not the error shape.
  */
-export type TroupeErrorCode = ErrorCode | "network_error" | "upload_failed" | "unexpected_response";
+export type TroupeErrorCode = ApiErrorCode | "network_error" | "upload_failed" | "unexpected_response";
 
 export interface TroupeErrorInit {
   code: TroupeErrorCode | (string & {});

@@ -1,0 +1,40 @@
+import type { CreateGeneration } from "@troupe/shared/contracts/generation";
+import { AppError } from "@troupe/shared/errors";
+import { checkStoredSubject, type SubjectCheckDeps } from "./subject-checks.ts";
+import { checkUpload, type UploadCheckDeps } from "./upload-checks.ts";
+
+/** One subject of a create-generation body. */
+export type SubjectInput = CreateGeneration["subjects"][number];
+
+export type ResolveSubjectsDeps = UploadCheckDeps & SubjectCheckDeps;
+
+/**
+ * Checks one subject and returns it as it goes into the job spec. One case per kind of subject;
+ * each reads only, so a refused request writes nothing.
+ */
+async function resolveSubject(deps: ResolveSubjectsDeps, tenantId: string, subject: SubjectInput, index: number): Promise<SubjectInput> {
+  if (subject.uploadId !== undefined) {
+    await checkUpload(deps, tenantId, subject.uploadId, index);
+    return subject;
+  }
+  if (subject.subjectId !== undefined) {
+    await checkStoredSubject(deps, tenantId, subject.subjectId, index);
+    return subject;
+  }
+  // Further kinds (an `imageUrl`) are resolved here.
+  throw new AppError("invalid_request", `subjects[${index}]: this API accepts an uploadId here; upload the photo with POST /v1/uploads first.`, {
+    subject: index,
+    path: ["subjects", index],
+  });
+}
+
+/**
+ * Every subject of a submission, checked in parallel (one round trip of latency for all of them).
+ * Reports the first failing subject in prompt order.
+ */
+export async function resolveSubjects(deps: ResolveSubjectsDeps, tenantId: string, subjects: SubjectInput[]): Promise<SubjectInput[]> {
+  const results = await Promise.allSettled(subjects.map((s, i) => resolveSubject(deps, tenantId, s, i)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<SubjectInput>).value);
+}

@@ -1,0 +1,28 @@
+import type { AwsClients } from "@troupe/shared/aws/clients";
+import { WebhookSenderConfigSchema, loadConfig } from "@troupe/shared/config";
+import { DeliveryPoller } from "@troupe/shared/webhooks/delivery-poller";
+import { createDeliveryDeps } from "@troupe/shared/webhooks/sender-deps";
+import { sweepDeliveries } from "@troupe/shared/webhooks/sweep-deliveries";
+
+/**
+ * The local stack's webhook sender: the same loop as `functions/src/handlers/webhooks-node.ts`
+ * (and the same per-message code as the Lambda), run in the stack's own process. fauxqs forgets
+ * its messages on restart, so every pending delivery gets a fresh message first; a message that
+ * arrives early just hides itself until its attempt is due.
+ */
+export async function startWebhookSender(clients: AwsClients, env: Record<string, string>, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+  const config = loadConfig(WebhookSenderConfigSchema, env);
+  const queueUrl = config.TROUPE_WEBHOOK_QUEUE_URL!;
+  const deps = createDeliveryDeps(config, clients, (event, fields = {}) => log(`[webhooks] ${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}`));
+  const resent = await sweepDeliveries({ sqs: clients.sqs, queueUrl, deliveries: deps.deliveries }, 0, Number.MAX_SAFE_INTEGER);
+  if (resent.length) log(`re-sent ${resent.length} pending webhook deliver${resent.length === 1 ? "y" : "ies"} from the last run`);
+  const poller = new DeliveryPoller(deps, {
+    sqs: clients.sqs,
+    queueUrl,
+    deliveries: deps.deliveries,
+    waitTimeS: config.TROUPE_WAIT_TIME_S,
+    sweepIntervalMs: config.TROUPE_SWEEP_INTERVAL_S * 1000,
+  });
+  poller.start();
+  return { stop: () => poller.stop() };
+}

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { startHarness, type Harness } from "./support/harness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.stop());
+
+const PROMPT = "a photo of a dog img on the beach";
+const job = (uploadId: string, extra: Record<string, unknown> = {}) => ({ prompt: PROMPT, subjects: [{ uploadId }], steps: 4, ...extra });
+const rawRecord = async (tenantId: string, id: string) =>
+  (await h.t.clients.ddb.send(new GetCommand({ TableName: h.deps.config.TROUPE_JOBS_TABLE, Key: { tenantId, id }, ConsistentRead: true }))).Item;
+
+/** What the runner does on success: outputs under their keys, then the conditional transition and the usage line. */
+async function succeed(tenantId: string, jobId: string): Promise<void> {
+  const bucket = h.deps.config.TROUPE_BUCKET;
+  const keys = [`outputs/${tenantId}/${jobId}/0.png`, `outputs/${tenantId}/${jobId}/attention-0.png`];
+  for (const Key of keys) await h.t.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Buffer.from("png"), ContentType: "image/png" }));
+  const { jobs, usage } = h.deps.stores;
+  await jobs.claim(tenantId, jobId, Date.now(), 60_000);
+  const done = await jobs.transition(tenantId, jobId, ["running"], "succeeded", {
+    outputs: [{ key: keys[0], width: 128, height: 128 }],
+    attentionMaps: [{ subject: 0, key: keys[1] }],
+    finishedAt: new Date().toISOString(),
+    metrics: { queueMs: 1, inferenceMs: 100, gpuSeconds: 0.1 },
+  });
+  await usage.record(tenantId, done!.quotaPeriod, jobId, 1, 0.1);
+}
+
+describe("DELETE /v1/uploads/{id}", () => {
+  it("removes the photo and the record at once; the id then reads as unknown everywhere", async () => {
+    const { key, keyId } = await h.newKey();
+    const other = await h.newKey();
+    const uploadId = await h.upload(key);
+    expect((await h.call("DELETE", `/v1/uploads/${uploadId}`, { key: other.key })).status).toBe(404);
+    expect(await h.countObjects(`uploads/${keyId}/${uploadId}`)).toBe(1);
+    expect((await h.call("DELETE", `/v1/uploads/${uploadId}`, { key })).status).toBe(204);
+    expect(await h.countObjects(`uploads/${keyId}/${uploadId}`)).toBe(0);
+    expect((await h.call("DELETE", `/v1/uploads/${uploadId}`, { key })).status).toBe(404);
+    const refused = await h.call("POST", "/v1/generations", { key, body: job(uploadId) });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe("unknown_upload");
+  });
+});
+
+describe("DELETE /v1/generations/{id}", () => {
+  it("cancels a queued job, gives its quota back and leaves a scrubbed tombstone that reads 404", async () => {
+    const { key, keyId } = await h.newKey({ monthlyImages: 5 });
+    const uploadId = await h.upload(key);
+    const created = await h.call("POST", "/v1/generations", { key, body: job(uploadId, { numImages: 2, webhookUrl: "https://hooks.example.com/x" }) });
+    expect(created.status).toBe(202);
+    const id = created.body.id as string;
+    expect((await h.call("GET", "/v1/usage", { key })).body.images.reserved).toBe(2);
+
+    expect((await h.call("DELETE", `/v1/generations/${id}`, { key })).status).toBe(204);
+    expect((await h.call("GET", `/v1/generations/${id}`, { key })).status).toBe(404);
+    expect((await h.call("POST", `/v1/generations/${id}/cancel`, { key })).status).toBe(404);
+    expect((await h.call("DELETE", `/v1/generations/${id}`, { key })).status).toBe(404);
+    expect((await h.call("GET", "/v1/generations", { key })).body.data).toEqual([]);
+    const usage = (await h.call("GET", "/v1/usage", { key })).body;
+    expect(usage.images).toMatchObject({ used: 0, reserved: 0 });
+    expect(usage.jobs).toMatchObject({ submitted: 1, canceled: 1 });
+
+    const tombstone = await rawRecord(keyId, id);
+    expect(tombstone).toMatchObject({ status: "canceled", deletedAt: expect.any(String), spec: { prompt: "", negativePrompt: "", subjects: [], numImages: 2 } });
+    expect(JSON.stringify(tombstone)).not.toContain("dog");
+    expect(JSON.stringify(tombstone)).not.toContain(uploadId);
+    expect(JSON.stringify(tombstone)).not.toContain("hooks.example.com");
+    await h.drainQueue();
+  });
+
+  it("deletes a finished job's outputs so its presigned URLs stop working, and keeps its usage", async () => {
+    const { key, keyId } = await h.newKey();
+    const created = await h.call("POST", "/v1/generations", { key, body: job(await h.upload(key)) });
+    await succeed(keyId, created.body.id);
+    const done = (await h.call("GET", `/v1/generations/${created.body.id}`, { key })).body;
+    expect(done.status).toBe("succeeded");
+    const urls = [done.outputs[0].url, done.attentionMaps[0].url] as string[];
+    for (const url of urls) expect((await fetch(url)).status).toBe(200);
+
+    expect((await h.call("DELETE", `/v1/generations/${created.body.id}`, { key })).status).toBe(204);
+    for (const url of urls) expect((await fetch(url)).status).toBe(404);
+    expect(await h.countObjects(`outputs/${keyId}/${created.body.id}/`)).toBe(0);
+    expect((await h.call("GET", `/v1/generations/${created.body.id}`, { key })).status).toBe(404);
+    const usage = (await h.call("GET", "/v1/usage", { key })).body;
+    expect(usage.images.used).toBe(1);
+    expect(usage.jobs.succeeded).toBe(1);
+    expect(await rawRecord(keyId, created.body.id)).toMatchObject({ status: "succeeded", metrics: { gpuSeconds: 0.1 }, spec: { prompt: "" } });
+    await h.drainQueue();
+  });
+
+  it("with retainInputs false, also deletes the job's uploads; another key's delete is 404", async () => {
+    const { key, keyId } = await h.newKey();
+    const other = await h.newKey();
+    const uploadId = await h.upload(key);
+    const created = await h.call("POST", "/v1/generations", { key, body: job(uploadId, { retainInputs: false }) });
+    expect(created.body.input.retainInputs).toBe(false);
+    expect((await h.call("DELETE", `/v1/generations/${created.body.id}`, { key: other.key })).status).toBe(404);
+    expect((await h.call("GET", `/v1/generations/${created.body.id}`, { key })).status).toBe(200);
+    expect((await h.call("DELETE", `/v1/generations/${created.body.id}`, { key })).status).toBe(204);
+    expect(await h.countObjects(`uploads/${keyId}/${uploadId}`)).toBe(0);
+    expect((await h.call("DELETE", `/v1/uploads/${uploadId}`, { key })).status).toBe(404);
+    await h.drainQueue();
+  });
+});
