@@ -24,12 +24,15 @@ import { createDeps } from "../functions/src/deps.ts";
 import { startServer } from "../functions/src/handlers/node.ts";
 import { startTestEnv } from "../local/test-env.ts";
 import { writeFixtureBundle } from "../test/api/support/fixture-bundle.ts";
-import { countRoundTrips, loggedFetch, settled, summarize, type RequestLog, type RoundTripStats } from "./api/round-trips.ts";
+import { addNetworkDelay, countRoundTrips, loggedFetch, settled, summarize, type RequestLog, type RoundTripStats } from "./api/round-trips.ts";
 
 const REQUESTS = 400;
 const CONCURRENCY = 8;
 /** Unloaded: one client, one request at a time. */
 const UNLOADED_REQUESTS = 150;
+/** The AWS-like phase: this much network time added to every storage call, one client. */
+const AWS_LIKE_DELAY_MS = 5;
+const AWS_LIKE_REQUESTS = 60;
 /** Requests per kind in the round-trip count (the first of each runs with a cold key cache). */
 const COUNTED = 20;
 const WARMUP = 24;
@@ -196,6 +199,32 @@ async function countKinds(mainUrl: string, config: ApiConfig, model: ModelInfo):
   return kinds;
 }
 
+/**
+ * Unloaded latency with AWS-like network time: a second app whose clients wait AWS_LIKE_DELAY_MS
+ * before every storage call. On the emulators (one process, answering in microseconds of network
+ * time) calls made in parallel still queue behind each other; with network time they overlap, as on AWS.
+ */
+async function awsLikePhases(mainUrl: string, config: ApiConfig, model: ModelInfo, emulatorCpu: CpuProbe): Promise<PhaseResult[]> {
+  const clients = createAwsClients(config);
+  addNetworkDelay(clients, AWS_LIKE_DELAY_MS);
+  const deps = await createDeps(config, { clients, model, log: () => {} });
+  const server = await startServer(createApp(deps), { port: 0 });
+  try {
+    const { key } = await deps.stores.keys.create({ name: "bench-aws-like", monthlyImages: 10_000_000, ratePerMinute: 100_000 });
+    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    const body = TWO_SUBJECTS(await uploadPng(mainUrl, headers), await uploadPng(mainUrl, headers));
+    const job = (await (await fetch(`${mainUrl}/v1/generations`, { method: "POST", headers, body })).json()) as { id: string };
+    const name = (what: string) => `${what}, +${AWS_LIKE_DELAY_MS} ms/call`;
+    const submit: Target = { name: name("POST /v1/generations (2 subjects)"), ok: 202, send: () => fetch(`${server.url}/v1/generations`, { method: "POST", headers, body }) };
+    const poll: Target = { name: name("GET /v1/generations/{id}"), ok: 200, send: () => fetch(`${server.url}/v1/generations/${job.id}`, { headers }) };
+    for (const t of [submit, poll]) await runPhase(t, 4, emulatorCpu, 1);
+    return [await runPhase(submit, AWS_LIKE_REQUESTS, emulatorCpu, 1), await runPhase(poll, AWS_LIKE_REQUESTS, emulatorCpu, 1)];
+  } finally {
+    await server.close();
+    destroyAwsClients(clients);
+  }
+}
+
 async function main(): Promise<void> {
   const hardStop = setTimeout(() => {
     console.error(`bench: exceeded ${HARD_CAP_MS / 1000} s, stopping`);
@@ -227,7 +256,8 @@ async function main(): Promise<void> {
     const loaded = [await runPhase(bare, REQUESTS, emulators.cpu), await runPhase(submit, REQUESTS, emulators.cpu), await runPhase(poll, REQUESTS, emulators.cpu)];
     const unloaded = [];
     for (const t of [bare, submit, poll]) unloaded.push(await runPhase(t, UNLOADED_REQUESTS, emulators.cpu, 1));
-    const rows = [...loaded, ...unloaded];
+    const awsLike = await awsLikePhases(server.url, config, model, emulators.cpu);
+    const rows = [...loaded, ...unloaded, ...awsLike];
     const roundTrips = await countKinds(server.url, config, model);
 
     const ourCpuMsPerSubmission = round(loaded[1].cpuMsPerRequest - loaded[0].cpuMsPerRequest, 3);
@@ -236,6 +266,7 @@ async function main(): Promise<void> {
     console.log(`\nour CPU per submission (submit − bare, this process, ${CONCURRENCY} concurrent): ${ourCpuMsPerSubmission} ms`);
     console.log(`our CPU per poll (poll − bare): ${ourCpuMsPerPoll} ms`);
     console.log(`unloaded p50/p99: submission ${unloaded[1].p50Ms}/${unloaded[1].p99Ms} ms, poll ${unloaded[2].p50Ms}/${unloaded[2].p99Ms} ms, bare ${unloaded[0].p50Ms}/${unloaded[0].p99Ms} ms`);
+    console.log(`unloaded p50/p99 with ${AWS_LIKE_DELAY_MS} ms of network time per storage call: 2-subject submission ${awsLike[0].p50Ms}/${awsLike[0].p99Ms} ms, poll ${awsLike[1].p50Ms}/${awsLike[1].p99Ms} ms`);
     console.log("\nstorage round trips per request (counted; sequential = longest chain before the response; warm key cache, then a new key's first request):");
     for (const k of roundTrips) {
       console.log(
@@ -246,17 +277,19 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       cpus: cpus().length,
-      settings: { requests: REQUESTS, concurrency: CONCURRENCY, unloadedRequests: UNLOADED_REQUESTS, counted: COUNTED, warmup: WARMUP, phaseCapMs: PHASE_CAP_MS },
+      settings: { requests: REQUESTS, concurrency: CONCURRENCY, unloadedRequests: UNLOADED_REQUESTS, awsLikeRequests: AWS_LIKE_REQUESTS, counted: COUNTED, warmup: WARMUP, phaseCapMs: PHASE_CAP_MS },
       results: rows,
       ourCpuMsPerSubmission,
       ourCpuMsPerPoll,
+      awsLike: { delayMsPerCall: AWS_LIKE_DELAY_MS, submission2Subjects: { p50Ms: awsLike[0].p50Ms, p99Ms: awsLike[0].p99Ms }, poll: { p50Ms: awsLike[1].p50Ms, p99Ms: awsLike[1].p99Ms } },
       unloaded: { submission: { p50Ms: unloaded[1].p50Ms, p99Ms: unloaded[1].p99Ms }, poll: { p50Ms: unloaded[2].p50Ms, p99Ms: unloaded[2].p99Ms }, bare: { p50Ms: unloaded[0].p50Ms, p99Ms: unloaded[0].p99Ms } },
       roundTrips,
       method:
         "Emulators run in a child process. cpuMsPerRequest = this process's CPU (load generator + Node server + Hono + our code + AWS SDK) per request; " +
         "our CPU per submission/poll = that route minus the bare route at the same concurrency, which cancels the client, server and middleware cost they share. " +
         "Round trips are counted on a second app with its own clients, whose HTTP handlers log every attempt against the request (AsyncLocalStorage); " +
-        "sequential = the longest chain of calls, each starting after the previous ended, among those started before the response.",
+        "sequential = the longest chain of calls, each starting after the previous ended, among those started before the response. " +
+        `awsLike: one client, a third app whose storage calls each wait ${AWS_LIKE_DELAY_MS} ms first (network time the emulators lack).`,
     };
     writeFileSync(fileURLToPath(new URL("./api.json", import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
   } finally {

@@ -55,6 +55,21 @@ export function countRoundTrips(clients: AwsClients): void {
   }
 }
 
+/**
+ * Delays every storage call by `ms` before it is sent: the emulators answer in well under a
+ * millisecond of network time, AWS in a few, so this shows what the critical path costs there.
+ */
+export function addNetworkDelay(clients: AwsClients, ms: number): void {
+  for (const client of [clients.ddb, clients.s3, clients.sqs]) {
+    const handler = client.config.requestHandler as unknown as { handle: (...args: unknown[]) => Promise<unknown> };
+    const handle = handler.handle.bind(handler);
+    handler.handle = async (...args: unknown[]) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return handle(...args);
+    };
+  }
+}
+
 /** A fetch handler that gives each request its own log. */
 export function loggedFetch(app: { fetch: (request: Request) => Response | Promise<Response> }, logs: RequestLog[]) {
   return (request: Request) => {

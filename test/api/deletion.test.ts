@@ -106,3 +106,18 @@ describe("DELETE /v1/generations/{id}", () => {
     await h.drainQueue();
   });
 });
+
+describe("per-key retention", () => {
+  it("signs a key's shorter upload retention into the presigned PUT as the tag its lifecycle rule matches", async () => {
+    const { key, keyId } = await h.newKey();
+    expect(await h.deps.stores.keys.setRetention(keyId, { uploadsDays: 1, outputsDays: 3 })).toBe(true);
+    const slot = await h.call("POST", "/v1/uploads", { key, body: { contentType: "image/png", contentLength: 67 } });
+    expect(slot.body.headers).toEqual({ "content-type": "image/png", "x-amz-tagging": "troupe-retention-days=1" });
+    expect(new URL(slot.body.uploadUrl).searchParams.get("X-Amz-SignedHeaders")).toContain("x-amz-tagging");
+    const record = await rawRecord(keyId, slot.body.id);
+    expect(record!.expiresAt - Date.parse(record!.createdAt) / 1000).toBeCloseTo(24 * 3600, -1);
+    // A key without retention: the bucket's rules, no tag.
+    const plain = await h.newKey();
+    expect((await h.call("POST", "/v1/uploads", { key: plain.key, body: { contentType: "image/png", contentLength: 67 } })).body.headers).toEqual({ "content-type": "image/png" });
+  });
+});

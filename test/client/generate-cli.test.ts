@@ -58,7 +58,7 @@ describe("npm run generate", () => {
     const r = await onTty(["--prompt", prompt, "--subject", a, "--subject", b, "--box", "0,0,0.5,1", "--box", "0.5,0,1,1", "--steps", "60", "--out", out, ...api(), ...small]);
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/\r\x1b\[2Kqueued…/);
-    expect(r.stdout).toMatch(/\r\x1b\[2Kstep \d+\/60 \[[#-]{20}\]/);
+    expect(r.stdout).toMatch(/\r\x1b\[2Kstep \d+\/60 \[[#-]{20}\] \d+% · image 1\/1/);
     expect(r.stdout).toMatch(/\r\x1b\[2Ksaving…/);
     const id = /job (gen_\w+) succeeded/.exec(r.stdout)?.[1];
     for (const file of [`${id}-0.png`, `${id}-attention-0.png`, `${id}-attention-1.png`]) expect(existsSync(join(out, file))).toBe(true);
@@ -73,7 +73,7 @@ describe("npm run generate", () => {
     const lines = r.stderr.trim().split("\n");
     expect(lines[0]).toBe("queued");
     expect(lines.at(-1)).toBe("saving");
-    const steps = lines.filter((l) => /^step \d+\/60$/.test(l));
+    const steps = lines.filter((l) => /^step \d+\/60 \d+% · image 1\/1( · ETA \d+s)?$/.test(l));
     expect(steps.length).toBeGreaterThan(0);
     expect(steps.length).toBeLessThanOrEqual(11);
     const paths = r.stdout.trim().split("\n").slice(1);
@@ -81,23 +81,35 @@ describe("npm run generate", () => {
     paths.forEach((p) => expect(existsSync(p)).toBe(true));
   });
 
-  it("prints the API's error code and exits 1 when the API refuses the job", async () => {
-    const r = await generate(["--prompt", "a man and a woman in a park", "--subject", a, ...api()]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: image_token_mismatch: .+/m);
+  it("prints the API's error code and exits 3 when the API refuses the job", async () => {
+    const r = await generate(["--prompt", "a dog img", "--subject", a, "--steps", "1000", ...api()]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error: invalid_request: .+/m);
   });
 
-  // Concurrent: each is a process start and nothing else.
+  it("exits 4 when the API cannot be reached", async () => {
+    const r = await generate(["--prompt", "a dog img", "--subject", a, "--api", "http://127.0.0.1:9", "--api-key", "trp_x"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^error: network_error: .+/m);
+  });
+
+  // Concurrent: each is a process start and nothing else. The API is unreachable, so exit 2 (not 4)
+  // also shows every local input is checked before anything is uploaded.
   it.concurrent.each([
-    ["no prompt", ["--subject", "x.png"]],
-    ["an unknown flag", ["--prompt", "a dog img", "--colour", "red"]],
-    ["a number that is none", ["--prompt", "a dog img", "--steps", "many"]],
-    ["a box per subject missing", ["--prompt", "a man img and a woman img", "--subject", "a.png", "--subject", "b.png", "--box", "0,0,1,1"]],
-    ["an unreadable subject", ["--prompt", "a dog img", "--subject", "/nonexistent/dog.png"]],
-  ])("exits 2 with the usage on %s", async (_, args) => {
-    const r = await generate([...args, ...api()]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Usage: npm run generate");
+    ["no prompt", () => ["--subject", "x.png"]],
+    ["an unknown flag", () => ["--prompt", "a dog img", "--colour", "red"]],
+    ["a number that is none", () => ["--prompt", "a dog img", "--steps", "many"]],
+    ["a box per subject missing", () => ["--prompt", "a man img and a woman img", "--subject", a, "--subject", b, "--box", "0,0,1,1"]],
+    ["more subjects than img words", () => ["--prompt", "a man img in a park", "--subject", a, "--subject", b]],
+    ["no img word", () => ["--prompt", "a man in a park", "--subject", a]],
+    ["a missing subject", () => ["--prompt", "a dog img", "--subject", "/nonexistent/dog.png"]],
+    ["a directory as subject", () => ["--prompt", "a dog img", "--subject", dataDir]],
+    ["a subject that is no image", () => ["--prompt", "a dog img", "--subject", join(ROOT, "package.json")]],
+  ])("exits 2 with one line on %s", async (_, args) => {
+    const r = await generate([...args(), "--api", "http://127.0.0.1:9", "--api-key", "trp_x"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^error: .+ \(npm run generate -- --help for usage\)\n$/);
+    expect(r.stderr).not.toMatch(/EISDIR|ENOENT|\n {4}at /);
   });
 
   it("cancels the job on Ctrl-C", async () => {
@@ -120,7 +132,20 @@ describe("npm run generate", () => {
 });
 
 describe("progress views", () => {
-  const job = (status: Job["status"], step: number, totalSteps = 50) => ({ status, progress: { step, totalSteps } }) as Job;
+  it("says which image of how many, the percentage and an ETA from the job's own pace", () => {
+    let now = 0;
+    const chunks: string[] = [];
+    const view = plainProgress({ isTTY: false, write: (c: string) => chunks.push(c) }, () => now);
+    view.update(job("running", 0, 40, 2));
+    now = 10_000;
+    view.update(job("running", 10, 40, 2));
+    now = 25_000;
+    view.update(job("running", 25, 40, 2));
+    expect(chunks).toEqual(["step 0/40 0% · image 1/2\n", "step 10/40 25% · image 1/2 · ETA 30s\n", "step 25/40 62% · image 2/2 · ETA 15s\n"]);
+  });
+
+  const job = (status: Job["status"], step: number, totalSteps = 50, numImages = 1) =>
+    ({ status, progress: { step, totalSteps }, input: { numImages }, queue: null }) as unknown as Job;
   const sink = (isTTY: boolean) => {
     const chunks: string[] = [];
     return { chunks, stream: { isTTY, write: (c: string) => chunks.push(c) } };
@@ -142,6 +167,6 @@ describe("progress views", () => {
     [job("queued", 0), job("running", 25), job("running", 25), job("running", 50)].forEach(view.update);
     view.saving();
     view.done();
-    expect(chunks).toEqual(["\r\x1b[2Kqueued…", "\r\x1b[2Kstep 25/50 [##########----------]", "\r\x1b[2Ksaving…", "\n"]);
+    expect(chunks).toEqual(["\r\x1b[2Kqueued…", "\r\x1b[2Kstep 25/50 [##########----------] 50% · image 1/1", "\r\x1b[2Ksaving…", "\n"]);
   });
 });

@@ -72,6 +72,28 @@ describe("run", () => {
   });
 });
 
+describe("synchronous mode (Prefer: wait)", () => {
+  it("answers with the finished job when it ends within the wait", async () => {
+    const job = await client.generations.create({ prompt: "a dog img", subjects: [{ uploadId: uploadIds[0] }], steps: 2, ...small }, { wait: 30 });
+    expect(job.status).toBe("succeeded");
+    expect(job.queue).toBeNull();
+    expect(job.outputs).toHaveLength(1);
+  });
+
+  it("answers with the pending job when the wait runs out first", async () => {
+    const job = await client.generations.create({ prompt: "a dog img", subjects: [{ uploadId: uploadIds[0] }], steps: 150, ...small }, { wait: 1 });
+    expect(["queued", "running"]).toContain(job.status);
+    await client.generations.cancel(job.id);
+  });
+
+  it("run uploads bytes itself and waits synchronously", async () => {
+    const bytes = await referencePng("#3c6");
+    const job = await client.run({ prompt: "a cat img", subjects: [{ file: bytes, box: [0, 0, 1, 1] }], steps: 2, ...small }, { wait: 30 });
+    expect(job.status).toBe("succeeded");
+    expect(job.input.subjects[0]?.uploadId).toMatch(/^upl_/);
+  });
+});
+
 describe("resources", () => {
   it("creates, reads, lists and idempotently repeats generations", async () => {
     const input = { prompt: "a dog img", subjects: [{ uploadId: uploadIds[0] }], steps: 2, ...small };

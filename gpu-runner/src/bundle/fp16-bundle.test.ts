@@ -49,10 +49,11 @@ describe("an fp16 bundle", () => {
 
   it("runs `gpuGraphs` on cuda and webgpu, `graphs` on the CPU; an fp32 bundle runs `graphs` everywhere", async () => {
     const manifest = await readManifest(dir);
-    expect(graphFilesFor(manifest, "cpu")).toEqual(GRAPH_FILES);
+    const graphs = { ...GRAPH_FILES, safetyChecker: "safety_checker.onnx" }; // the checker: float32, in `graphs` only
+    expect(graphFilesFor(manifest, "cpu")).toEqual(graphs);
     expect(graphFilesFor(manifest, "cuda")).toEqual(GPU_GRAPH_FILES);
     expect(graphFilesFor(manifest, "webgpu")).toEqual(GPU_GRAPH_FILES);
-    expect(graphFilesFor({ ...manifest, gpuGraphs: undefined }, "cuda")).toEqual(GRAPH_FILES);
+    expect(graphFilesFor({ ...manifest, gpuGraphs: undefined }, "cuda")).toEqual(graphs);
     const bundle = await loadBundle(dir, { executionProvider: "cpu", intraOpThreads: 1 });
     await releaseBundle(bundle);
   });

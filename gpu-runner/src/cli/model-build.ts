@@ -39,6 +39,9 @@ function printReport(r: BuildReport): void {
   console.log(`  vae    (${r.origins.vae}): channels [${vae.blockOutChannels}], ${vae.layersPerBlock} resnets, ${vae.latentChannels} latent channels, scaling ${vae.scalingFactor}`);
   console.log(`  text   (${r.origins.text}): width ${text.dim}, ${text.layers} layers, ${text.heads} heads, MLP ${text.intermediate}, ${text.maxLength} tokens`);
   console.log(`  vision (${r.origins.vision}): width ${vision.dim}, ${vision.layers} layers, ${vision.heads} heads, MLP ${vision.intermediate}, ${vision.imageSize}px / patch ${vision.patchSize}, projection ${vision.projectionDim}`);
+  const safety = r.config.safetyChecker?.vision;
+  if (safety) console.log(`  safety (${r.origins.safetyChecker}): width ${safety.dim}, ${safety.layers} layers, ${safety.heads} heads, ${safety.imageSize}px / patch ${safety.patchSize}, projection ${safety.projectionDim}`);
+  else console.log("  safety: NONE — the SD 1.5 input has no safety_checker/; jobs of keys whose safety policy is block (the default) or flag will fail with safety_unavailable");
   console.log(JSON.stringify({ bundle: r.out, name: r.manifest.name, version: r.manifest.version, precision: r.manifest.precision, files: r.manifest.files.length, mib: Math.round(r.bytes / MiB), seconds: Math.round(r.seconds * 10) / 10 }));
 }
 

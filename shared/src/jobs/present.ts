@@ -3,6 +3,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Job } from "../contracts/generation.ts";
 import { safetyPolicyOf } from "../contracts/safety.ts";
 import type { JobRecord } from "../records/jobs.ts";
+import { estimateQueue, type QueueStats } from "./queue-estimate.ts";
 
 export interface PresentOptions {
   s3: S3Client;
@@ -10,6 +11,8 @@ export interface PresentOptions {
   /** Presigned GET lifetime. */
   urlTtlS: number;
   now?: number;
+  /** Cached queue depth and pace for `queue` estimates; without them a queued job's times are null. */
+  queueStats?: QueueStats | undefined;
 }
 
 /**
@@ -50,6 +53,6 @@ export async function presentJob(record: JobRecord, options: PresentOptions): Pr
       gpuSeconds: record.metrics?.gpuSeconds ?? null,
     },
     cancelRequested: record.cancelRequested ?? false,
-    queue: null,
+    queue: estimateQueue(record, options.queueStats, options.now ?? Date.now()),
   };
 }
