@@ -7,6 +7,8 @@
  *    minute with 1 and 2 runners.
  * 3. attention: the sd15-sized UNet with explicit vs fused attention at 512² (s/call, peak RSS, each in
  *    its own process) and the fused one at 1024² (bench/runner/attention-bench.ts).
+ * 4. the safety check: its ms per output image and its share of the job, tiny (whole pipeline, policy flag) and
+ *    SD 1.5's checker at its real size on a 512² image (bench/runner/safety-bench.ts).
  * Writes bench/runner.json. `--skip-sd15` leaves out the large bundle (it takes ~2 min to build
  * and ~4 GB of disk under models/sd15); `--skip-attention` leaves out part 3 (two ~3.4 GB graphs in a
  * temp folder, a few minutes).
@@ -19,6 +21,7 @@ import { ensureBundle, ensureTinyBundle, MODELS_DIR } from "../gpu-runner/src/bu
 import { SD15_CONFIG } from "../gpu-runner/src/graph/configs/sd15.ts";
 import { benchAttention, printAttentionBench, type AttentionBenchResult } from "./runner/attention-bench.ts";
 import { benchPipeline, type PipelineBenchResult } from "./runner/pipeline-bench.ts";
+import { benchSafetySd15, benchSafetyTiny, type SafetyBenchRow } from "./runner/safety-bench.ts";
 import { benchStack, type StackBenchResult } from "./runner/stack-bench.ts";
 
 const CLIP_MERGES = fileURLToPath(new URL("../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz", import.meta.url));
@@ -48,10 +51,16 @@ console.table(pipelines.filter((p) => p.numImages).map(({ numImages: n, ...p }) 
 console.log("Local stack, tiny bundle, 10 steps at 128×128");
 console.table(stacks.map((s) => ({ runners: s.runners, "end-to-end ms": s.endToEndMs, "inference ms": s.inferenceMs, "orchestration ms": s.orchestrationMs, "jobs/min": s.jobsPerMinute })));
 
+const safety: SafetyBenchRow[] = [];
+for (const images of [1, 4]) safety.push(await benchSafetyTiny(await ensureTinyBundle(), { size: 128, steps: 20, images, rounds: 5 }));
+if (!skipSd15) safety.push(await benchSafetySd15({ size: 512, rounds: 3, threads: cpus().length }));
+console.log("Safety check per output image (policy block / flag): ms, and its share of the rest of the job");
+console.table(safety);
+
 const attention: AttentionBenchResult | undefined = skipAttention ? undefined : await benchAttention({ size: 512, rounds: 2, calls: 2, largeSize: 1024 });
 if (attention) printAttentionBench(attention);
 
 mkdirSync(fileURLToPath(new URL(".", import.meta.url)), { recursive: true });
-const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, pipelines, stacks, attention };
+const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, pipelines, stacks, safety, attention };
 writeFileSync(fileURLToPath(new URL("runner.json", import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
 console.log("wrote bench/runner.json");

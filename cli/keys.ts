@@ -7,7 +7,7 @@ import { connectKeyStore, type KeyStoreConnection } from "./key-store-connection
 const USAGE = `Usage:
   npm run -s keys -- create --name <name> [--monthly-images N] [--rate-per-minute N] [--safety block|flag|off]
                                                                                        prints only the new key
-  npm run -s keys -- list                                                              id, name, created, revoked, limits, safety
+  npm run -s keys -- list                                                              id, name, created, revoked, limits, safety, retention
   npm run -s keys -- revoke <keyId>
   npm run -s keys -- safety <keyId> block|flag|off                                     jobs submitted from now on use it
   npm run -s keys -- retention <keyId> [--outputs-days N] [--uploads-days N]           shorter retention (N: 1, 2, 3, 7 or 14;
@@ -17,11 +17,13 @@ Safety policy (default block): block = a flagged output image is never stored, t
 flag = stored and marked; off = not checked (the operator answers for what is generated).`;
 
 class UsageError extends Error {}
+/** A flag's value is wrong: the message alone says what to fix (one line, no usage text after it). */
+class BadValueError extends UsageError {}
 
 function optionalInt(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0) throw new BadValueError(`--${flag} must be a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -65,11 +67,14 @@ async function create(conn: KeyStoreConnection, args: CreateArgs): Promise<void>
   process.stderr.write(`Created in ${conn.where}. The key is shown once; store it now.\n`);
 }
 
+/** A key's retention in days, or `bucket`: no shorter retention, the bucket's lifecycle rule applies. */
+const retentionCells = ({ retention }: ApiKeyRecord) => [retention?.outputsDays, retention?.uploadsDays].map((d) => (d ? `${d}d` : "bucket"));
+
 /** Plain aligned columns; never the key or its hash. */
 function formatKeyTable(records: ApiKeyRecord[]): string {
   const rows = [
-    ["ID", "NAME", "CREATED", "REVOKED", "IMAGES/MONTH", "REQ/MIN", "SAFETY"],
-    ...records.map((r) => [r.keyId, r.name, r.createdAt, r.revokedAt ?? "-", String(r.monthlyImages), String(r.ratePerMinute), safetyPolicyOf(r)]),
+    ["ID", "NAME", "CREATED", "REVOKED", "IMAGES/MONTH", "REQ/MIN", "SAFETY", "RETAIN-OUTPUTS", "RETAIN-UPLOADS"],
+    ...records.map((r) => [r.keyId, r.name, r.createdAt, r.revokedAt ?? "-", String(r.monthlyImages), String(r.ratePerMinute), safetyPolicyOf(r), ...retentionCells(r)]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
@@ -98,8 +103,9 @@ async function setSafety(conn: KeyStoreConnection, keyId: string, policy: Safety
 }
 
 function retentionDays(flag: string, value: string | undefined): number | undefined {
-  const n = optionalInt(flag, value);
-  if (n !== undefined && !(RETENTION_DAYS as readonly number[]).includes(n)) throw new UsageError(`--${flag} must be one of ${RETENTION_DAYS.join(", ")} (the bucket has a lifecycle rule for each), got ${n}`);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(RETENTION_DAYS as readonly number[]).includes(n)) throw new BadValueError(`--${flag} must be one of ${RETENTION_DAYS.join(", ")} (the bucket has a lifecycle rule for each), got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -149,7 +155,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     const usage = e instanceof UsageError || (e instanceof Error && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"));
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n${usage ? `${USAGE}\n` : ""}`);
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n${usage && !(e instanceof BadValueError) ? `${USAGE}\n` : ""}`);
     process.exit(usage ? 2 : 1);
   },
 );

@@ -27,12 +27,17 @@ export type Box = [number, number, number, number];
 
 export type Scheduler = "pndm" | "ddim" | "euler" | "dpmpp-2m";
 
-/** One reference image per `img` token, in prompt order: exactly one of `uploadId` or `subjectId`. */
+/** One reference image per `img` token, in prompt order: exactly one of `uploadId`, `subjectId` or `imageUrl`. */
 export interface SubjectInput {
   /** `upl_…` from `POST /v1/uploads`. */
   uploadId?: string | undefined;
   /** `sub_…` from `POST /v1/subjects` (its embedding is cached). */
   subjectId?: string | undefined;
+  /**
+   * An https URL of a JPEG, PNG or WebP (≤ 10 MiB, public host): the API fetches it once and keeps it as
+   * an upload of this key; the job's `input` then holds that `uploadId`.
+   */
+  imageUrl?: string | undefined;
   box?: Box | undefined;
 }
 

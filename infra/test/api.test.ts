@@ -56,17 +56,17 @@ describe("Api", () => {
     });
   });
 
-  it("may presign upload PUTs and reads of uploads and outputs, and nothing wider in S3", () => {
-    const statements = statementsOfRole(template, "ApiFunctionServiceRole");
-    expect(statements).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ Action: "s3:PutObject", Resource: objectArn("uploads/*") }),
-        expect.objectContaining({
-          Action: "s3:GetObject",
-          Resource: [objectArn("uploads/*"), objectArn("outputs/*")],
-        }),
-      ]),
-    );
+  // Each S3 action the API's code calls, on exactly the prefixes it calls it on (access-policies.ts names the callers).
+  it("in S3 may only: presign tagged upload PUTs, read uploads and outputs, copy into subjects, delete on request, list the three prefixes", () => {
+    const s3 = s3Statements(statementsOfRole(template, "ApiFunctionServiceRole"));
+    expect(s3).toEqual([
+      { Sid: "PresignUploads", Action: ["s3:PutObject", "s3:PutObjectTagging"], Resource: objectArn("uploads/*") },
+      { Sid: "PresignReads", Action: "s3:GetObject", Resource: [objectArn("uploads/*"), objectArn("outputs/*")] },
+      { Sid: "CopySubjectPhotos", Action: "s3:PutObject", Resource: objectArn("subjects/*") },
+      { Sid: "DeleteOnRequest", Action: "s3:DeleteObject", Resource: [objectArn("uploads/*"), objectArn("outputs/*"), objectArn("subjects/*")] },
+      { Sid: "ListStoredObjects", Action: "s3:ListBucket", Resource: bucketArn(), Condition: { StringLike: { "s3:prefix": ["uploads/*", "outputs/*", "subjects/*"] } } },
+      { Sid: "ReadModelBundle", Action: "s3:GetObject", Resource: expect.anything() },
+    ]);
   });
 
   it("may read the model bundle's prefix only", () => {
@@ -102,13 +102,13 @@ describe("Api", () => {
     });
   });
 
-  it("can neither consume jobs nor delete objects", () => {
+  it("can consume no jobs, and deletes only single objects under its three prefixes, never versions or the bucket", () => {
     const actions = actionsOf(statementsOfRole(template, "ApiFunctionServiceRole"));
-    expect(actions.length).toBeGreaterThan(0);
-    for (const forbidden of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:*", "s3:DeleteObject", "s3:*", "s3:Delete*"]) {
+    for (const forbidden of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:*", "s3:*", "s3:Delete*", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutLifecycleConfiguration"]) {
       expect(actions).not.toContain(forbidden);
     }
     expect(actions.filter((a) => a.startsWith("sqs:"))).toEqual(["sqs:SendMessage"]);
+    expect(actions.filter((a) => a.startsWith("s3:Delete"))).toEqual(["s3:DeleteObject"]);
   });
 
   it("rejects an impossible memory size and timeout together", () => {
@@ -124,4 +124,19 @@ describe("Api", () => {
 /** The CloudFormation form of `bucket.arnForObjects(pattern)` for the stack's bucket. */
 function objectArn(pattern: string): unknown {
   return { "Fn::Join": ["", [{ "Fn::GetAtt": [expect.stringMatching(/^StorageBucket/), "Arn"] }, `/${pattern}`]] };
+}
+
+/** The CloudFormation form of the stack's bucket ARN. */
+function bucketArn(): unknown {
+  return { "Fn::GetAtt": [expect.stringMatching(/^StorageBucket/), "Arn"] };
+}
+
+/** The S3 statements in the order they are granted, without Effect (always Allow here). */
+function s3Statements(statements: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return statements
+    .filter((s) => actionsOf([s]).some((a) => a.startsWith("s3:")))
+    .map(({ Effect, ...rest }) => {
+      expect(Effect).toBe("Allow");
+      return rest;
+    });
 }

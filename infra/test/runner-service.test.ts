@@ -73,11 +73,11 @@ describe("RunnerService (defaults)", () => {
     });
   });
 
-  it("may list uploads/ only, so a missing upload reads as 404 rather than 403", () => {
+  it("may list uploads/ and subjects/ only, so a missing input reads as 404 rather than 403", () => {
     template.hasResourceProperties("AWS::IAM::Policy", {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Sid: "ListUploads", Action: "s3:ListBucket", Condition: { StringLike: { "s3:prefix": ["uploads/*"] } } }),
+          Match.objectLike({ Sid: "ListInputs", Action: "s3:ListBucket", Condition: { StringLike: { "s3:prefix": ["uploads/*", "subjects/*"] } } }),
         ]),
       },
     });
@@ -97,14 +97,18 @@ describe("RunnerService (defaults)", () => {
     });
   });
 
-  it("may read and list uploads, read the bundle and write outputs, nothing else in S3", () => {
+  // Each S3 action the runner's code calls, on exactly the prefixes it calls it on (access-policies.ts names the callers).
+  it("in S3 may only: read inputs, cache subject embeddings, read the bundle, write tagged outputs, delete a job's outputs and uploads", () => {
     const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
     const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("s3:")));
-    expect(s3.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
-      ["s3:GetObject", expect.stringContaining("/uploads/*")],
-      ["s3:ListBucket", expect.not.stringContaining("/*")],
-      ["s3:GetObject", expect.stringContaining(":s3:::troupe-models/sd15/*")],
-      ["s3:PutObject", expect.stringContaining("/outputs/*")],
+    expect(s3.map((s) => [s.Sid, s.Action, s.Resource])).toEqual([
+      ["ReadInputs", "s3:GetObject", [objectArn("uploads/*"), objectArn("subjects/*")]],
+      ["ListInputs", "s3:ListBucket", { "Fn::GetAtt": [expect.stringMatching(/^StorageBucket/), "Arn"] }],
+      // The cache files only: the runner can neither overwrite nor delete a subject's photo.
+      ["CacheSubjectEmbeddings", ["s3:PutObject", "s3:DeleteObject"], objectArn("subjects/*.bin")],
+      ["ReadModelBundle", "s3:GetObject", { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":s3:::troupe-models/sd15/*"]] }],
+      ["WriteOutputs", ["s3:PutObject", "s3:PutObjectTagging"], objectArn("outputs/*")],
+      ["DeleteJobObjects", "s3:DeleteObject", [objectArn("outputs/*"), objectArn("uploads/*")]],
     ]);
   });
 
@@ -120,10 +124,17 @@ describe("RunnerService (defaults)", () => {
     ]);
   });
 
-  it("sends only to the jobs queue (its sweeper re-dispatches) and the webhooks queue, and deletes no objects", () => {
+  it("sends only to the jobs queue (its sweeper re-dispatches) and the webhooks queue, and deletes only single objects", () => {
     const statements = statementsOfRole(template, "RunnerTaskDefinitionTaskRole");
     const sends = statements.filter((s) => actionsOf([s]).includes("sqs:SendMessage"));
     expect(sends.map((s) => JSON.stringify(s.Resource)).sort()).toEqual([expect.stringMatching(/JobsQueue/), expect.stringMatching(/WebhooksQueue/)]);
-    expect(actionsOf(statements)).not.toContain("s3:DeleteObject");
+    const actions = actionsOf(statements);
+    expect(actions.filter((a) => a.startsWith("s3:Delete"))).toEqual(["s3:DeleteObject", "s3:DeleteObject"]);
+    for (const forbidden of ["s3:*", "s3:Delete*", "s3:DeleteObjectVersion", "s3:GetObjectTagging"]) expect(actions).not.toContain(forbidden);
   });
 });
+
+/** The CloudFormation form of `bucket.arnForObjects(pattern)` for the stack's bucket. */
+function objectArn(pattern: string): unknown {
+  return { "Fn::Join": ["", [{ "Fn::GetAtt": [expect.stringMatching(/^StorageBucket/), "Arn"] }, `/${pattern}`]] };
+}

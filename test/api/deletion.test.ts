@@ -107,6 +107,40 @@ describe("DELETE /v1/generations/{id}", () => {
   });
 });
 
+describe("Idempotency-Key of a deleted job", () => {
+  it("answers 409 idempotency_conflict (reason job_deleted) for 24 h: neither the tombstone nor a new job", async () => {
+    const { key, keyId } = await h.newKey({ monthlyImages: 5 });
+    const body = job(await h.upload(key));
+    const headers = { "idempotency-key": "order-deleted-1" };
+    const created = await h.call("POST", "/v1/generations", { key, body, headers });
+    expect(created.status).toBe(202);
+    const id = created.body.id as string;
+    expect((await h.call("DELETE", `/v1/generations/${id}`, { key })).status).toBe(204);
+    await h.drainQueue();
+
+    // At once (the claim is still young enough to look in flight) and once it is old enough to be taken over.
+    const start = Date.now();
+    for (const at of [start, start + 31_000, start + 23 * 3600_000]) {
+      h.setNow(at);
+      const retried = await h.call("POST", "/v1/generations", { key, body, headers });
+      expect(retried.status).toBe(409);
+      expect(retried.body.error).toMatchObject({ code: "idempotency_conflict", details: { jobId: id, reason: "job_deleted" } });
+      expect(retried.body.error.message).toContain("new Idempotency-Key");
+    }
+    h.setNow(undefined);
+    // Nothing was created, reserved or queued by the retries.
+    expect(await h.countJobs(keyId)).toBe(0);
+    expect((await h.call("GET", "/v1/usage", { key })).body.images).toMatchObject({ used: 0, reserved: 0 });
+    expect(await h.drainQueue()).toEqual([]);
+    // Another body under the same key is still the plain conflict, and a new key creates a job.
+    const other = await h.call("POST", "/v1/generations", { key, body: { ...body, steps: 5 }, headers });
+    expect(other.body.error).toMatchObject({ code: "idempotency_conflict", details: { jobId: id } });
+    expect(other.body.error.details.reason).toBeUndefined();
+    expect((await h.call("POST", "/v1/generations", { key, body, headers: { "idempotency-key": "order-deleted-2" } })).status).toBe(202);
+    await h.drainQueue();
+  });
+});
+
 describe("per-key retention", () => {
   it("signs a key's shorter upload retention into the presigned PUT as the tag its lifecycle rule matches", async () => {
     const { key, keyId } = await h.newKey();

@@ -118,6 +118,7 @@ describe("upload → submit → queue → poll → cancel", () => {
       images: { used: 0, limit: 10, reserved: 3 },
       gpuSeconds: { used: 0 },
       jobs: { submitted: 3, succeeded: 0, failed: 0, canceled: 1 },
+      safety: { policy: "block", flagged: 0, withheld: 0 },
     });
     const page1 = await h.call("GET", "/v1/generations?limit=2", { key });
     expect(page1.body.data.map((j: { id: string }) => j.id)).toEqual([running.id, queued.id]);

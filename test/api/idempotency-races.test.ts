@@ -46,6 +46,47 @@ describe("idempotency under concurrency and failure", () => {
     await h.drainQueue();
   });
 
+  it("leaves no claim behind when the request fails validation", async () => {
+    const { key } = await h.newKey();
+    const photo = await h.upload(key);
+    const headers = { "idempotency-key": "invalid-first" };
+    const refused = await h.call("POST", "/v1/generations", { key, headers, body: dog("upl_0000000000000") });
+    expect(refused).toMatchObject({ status: 422, body: { error: { code: "unknown_upload" } } });
+    expect((await h.call("POST", "/v1/generations", { key, headers, body: dog(photo) })).status).toBe(202);
+    await h.drainQueue();
+  });
+
+  it("completes a request that crashed after claiming its key, reserving its images once", async () => {
+    const { key, keyId } = await h.newKey({ monthlyImages: 1 });
+    const photo = await h.upload(key);
+    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": "crashed" };
+    // A "crash" right after the claim: the reservation fails and the claim is not given back.
+    const failing = <T extends object>(store: T, method: string) =>
+      Object.assign(Object.create(Object.getPrototypeOf(store)), store, {
+        [method]: async () => {
+          throw new Error("process died");
+        },
+      }) as T;
+    const { usage, idempotency } = h.deps.stores;
+    const crashed = createApp({ ...h.deps, stores: { ...h.deps.stores, usage: failing(usage, "reserve"), idempotency: failing(idempotency, "forget") } });
+    expect((await crashed.request("/v1/generations", { method: "POST", headers, body: JSON.stringify(dog(photo)) })).status).toBe(500);
+
+    // While the claim is young, a retry is told to wait; once it is old, the retry completes the job.
+    const retry = () => h.call("POST", "/v1/generations", { key, headers: { "idempotency-key": "crashed" }, body: dog(photo) });
+    expect((await retry()).body.error.code).toBe("idempotency_conflict");
+    h.setNow(Date.now() + 31_000);
+    try {
+      const done = await retry();
+      expect(done.status).toBe(202);
+      expect((await retry()).body.id).toBe(done.body.id);
+    } finally {
+      h.setNow(undefined);
+    }
+    expect(await h.countJobs(keyId)).toBe(1);
+    expect((await h.call("GET", "/v1/usage", { key })).body.images.reserved).toBe(1);
+    expect(await h.drainQueue()).toHaveLength(1);
+  });
+
   it("gives the reservation and the claim back when recording the job fails", async () => {
     const { key } = await h.newKey({ monthlyImages: 1 });
     const photo = await h.upload(key);

@@ -71,6 +71,58 @@ describe("keys CLI against configured endpoints", () => {
   });
 });
 
+/** The cell under `header` in the row of `keyId`: columns are found by name, so adding one breaks nothing. */
+function cell(table: string, keyId: string, header: string): string {
+  const [head, ...rows] = table.trimEnd().split("\n");
+  const column = [...head.matchAll(/\S+/g)].find((m) => m[0] === header);
+  expect(column, `column ${header} in ${head}`).toBeDefined();
+  const row = rows.find((r) => r.startsWith(`${keyId} `));
+  expect(row, `row of ${keyId}`).toBeDefined();
+  return row!.slice(column!.index).split(/\s+/)[0];
+}
+
+describe("keys CLI retention", () => {
+  it("sets and clears a key's retention, and list shows it", async () => {
+    const store = new ApiKeyStore(t.clients.ddb, t.config.TROUPE_KEYS_TABLE);
+    const { record } = await store.create({ name: "retained", monthlyImages: 10, ratePerMinute: 10 });
+    const shown = async () => {
+      const listed = await keys(["list"], t.env);
+      expect(listed.code).toBe(0);
+      return [cell(listed.stdout, record.keyId, "RETAIN-OUTPUTS"), cell(listed.stdout, record.keyId, "RETAIN-UPLOADS")];
+    };
+    const set = await keys(["retention", record.keyId, "--outputs-days", "7", "--uploads-days", "1"], t.env);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain("outputs 7 days, uploads 1 days");
+    expect((await store.get(record.keyId))?.retention).toEqual({ outputsDays: 7, uploadsDays: 1 });
+    expect(await shown()).toEqual(["7d", "1d"]);
+
+    // No flag: back to the bucket's rules.
+    expect((await keys(["retention", record.keyId, "--uploads-days", "14"], t.env)).code).toBe(0);
+    expect((await store.get(record.keyId))?.retention).toEqual({ uploadsDays: 14 });
+    expect((await keys(["retention", record.keyId], t.env)).code).toBe(0);
+    expect((await store.get(record.keyId))?.retention).toEqual({});
+    expect(await shown()).toEqual(["bucket", "bucket"]);
+  });
+
+  it("refuses a value without a lifecycle rule with exit 2 and one line, changing nothing; an unknown key is exit 1", async () => {
+    const store = new ApiKeyStore(t.clients.ddb, t.config.TROUPE_KEYS_TABLE);
+    const { record } = await store.create({ name: "retained-bad", monthlyImages: 10, ratePerMinute: 10 });
+    expect(await store.setRetention(record.keyId, { outputsDays: 3 })).toBe(true);
+    const [five, word, unknown] = await Promise.all([
+      keys(["retention", record.keyId, "--outputs-days", "5"], t.env),
+      keys(["retention", record.keyId, "--uploads-days", "week"], t.env),
+      keys(["retention", "key_doesnotexist", "--outputs-days", "7"], t.env),
+    ]);
+    expect(five).toMatchObject({ code: 2, stdout: "" });
+    expect(five.stderr).toBe('--outputs-days must be one of 1, 2, 3, 7, 14 (the bucket has a lifecycle rule for each), got "5"\n');
+    expect(word.code).toBe(2);
+    expect(word.stderr.trimEnd().split("\n")).toEqual([expect.stringContaining("--uploads-days must be one of 1, 2, 3, 7, 14")]);
+    expect((await store.get(record.keyId))?.retention).toEqual({ outputsDays: 3 });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("No key key_doesnotexist");
+  });
+});
+
 describe("keys CLI with a stopped local stack", () => {
   it("starts dynalite on .data/dynamodb for the command and keeps the keys there", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "troupe-cli-"));

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import sharp from "sharp";
 import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/client";
@@ -7,6 +9,7 @@ import { readImage } from "@troupe/client/node";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { settled } from "../support/settled.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 let stack: TestStack;
 let dataDir: string;
@@ -91,6 +94,62 @@ describe("synchronous mode (Prefer: wait)", () => {
     const job = await client.run({ prompt: "a cat img", subjects: [{ file: bytes, box: [0, 0, 1, 1] }], steps: 2, ...small }, { wait: 30 });
     expect(job.status).toBe("succeeded");
     expect(job.input.subjects[0]?.uploadId).toMatch(/^upl_/);
+  });
+});
+
+describe("queue estimates", () => {
+  it("a queued job reports its position and times, a running one its finish, a finished one none", async () => {
+    const input = { prompt: "a dog img", subjects: [{ uploadId: uploadIds[0]! }], ...small };
+    // One runner: the first job runs while the second waits behind it.
+    const first = await client.generations.create({ ...input, steps: 150, numImages: 4 });
+    const second = await client.generations.create({ ...input, steps: 150 });
+    const queued = await waitFor(async () => {
+      const job = await client.generations.get(second.id);
+      return job.status === "queued" && job.queue?.estimatedStartAt ? job : null;
+    }, { what: "a queued job with an estimated start" });
+    expect(queued.queue!.position).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(queued.queue!.estimatedFinishAt!)).toBeGreaterThan(Date.parse(queued.queue!.estimatedStartAt!));
+
+    const running = await waitFor(async () => {
+      const job = await client.generations.get(first.id);
+      return job.status === "running" && job.progress.step > 0 ? job : null;
+    }, { what: "the first job running" });
+    expect(running.queue).toMatchObject({ position: 0, estimatedStartAt: running.startedAt, estimatedFinishAt: expect.any(String) });
+
+    await client.generations.cancel(first.id);
+    await client.generations.cancel(second.id);
+    expect((await settled(client, second.id)).queue).toBeNull();
+  });
+});
+
+describe("subjects by image URL", () => {
+  it("fetches the image once, keeps it as an upload and runs the job; refuses private hosts and non-images", async () => {
+    const png = await referencePng("#963");
+    let fetched = 0;
+    const host = createServer((req, res) => {
+      fetched++;
+      if (req.url === "/a.png") res.writeHead(200, { "content-type": "image/png" }).end(png);
+      else res.writeHead(200, { "content-type": "image/png" }).end("<html>not an image</html>");
+    });
+    await new Promise<void>((r) => host.listen(0, "127.0.0.1", () => r()));
+    const base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+    try {
+      const job = await client.run({ prompt: "a dog img", subjects: [{ imageUrl: `${base}/a.png`, box: [0, 0, 1, 1] }], steps: 2, ...small }, { wait: 30 });
+      expect(job.status).toBe("succeeded");
+      expect(job.input.subjects).toEqual([{ uploadId: expect.stringMatching(/^upl_/), box: [0, 0, 1, 1] }]);
+      expect(fetched).toBe(1);
+
+      const notImage = await rejection(client.generations.create({ prompt: "a dog img", subjects: [{ imageUrl: `${base}/page.html` }] }));
+      expect(notImage).toMatchObject({ code: "upload_invalid", status: 422, details: { subject: 0, reason: "not_an_image", path: ["subjects", 0, "imageUrl"] } });
+      // Local mode allows loopback, never a private network or the metadata service.
+      const privateHost = await rejection(client.generations.create({ prompt: "a dog img", subjects: [{ imageUrl: "http://169.254.169.254/latest/meta-data" }] }));
+      expect(privateHost).toMatchObject({ code: "invalid_request", status: 400, details: { reason: "private_address" } });
+      const both = await rejection(client.generations.create({ prompt: "a dog img", subjects: [{ imageUrl: `${base}/a.png`, uploadId: uploadIds[0] }] }));
+      expect(both).toMatchObject({ code: "invalid_request", status: 400 });
+    } finally {
+      host.closeAllConnections();
+      await new Promise((r) => host.close(r));
+    }
   });
 });
 

@@ -109,15 +109,23 @@ describe("stored subjects on the local stack", () => {
 });
 
 describe("deletion and retention on the local stack", () => {
-  it("a job deleted while running is canceled and stores nothing afterwards", async () => {
+  it("a job deleted while running stops at its next step, as a cancel does, and stores nothing", async () => {
     const uploadId = await upload(await referencePng("#3a3"));
-    const id = await submit("a blorptangle img dancing", [{ uploadId }], { steps: 150 });
+    // The longest job there is (150 steps × 4 images), so that it is still running when DELETE comes.
+    const id = await submit("a blorptangle img dancing", [{ uploadId }], { steps: 150, numImages: 4 });
     await waitFor(async () => (await api(`/v1/generations/${id}`)).body.progress?.step > 0, { what: "running" });
     expect((await api(`/v1/generations/${id}`, { method: "DELETE" })).status).toBe(204);
     expect((await api(`/v1/generations/${id}`)).status).toBe(404);
     // The runner handles one job at a time: once a later job is done, the deleted one is settled.
     const after = await finished(await submit("a blorptangle img resting", [{ uploadId }]));
     expect(after.status).toBe("succeeded");
+    // It let the runner go before computing the rest: the runner says where it stopped, short of the end,
+    // and only then started the next job.
+    const stopped = runnerEvents("job_stopped").filter((e) => e.jobId === id);
+    expect(stopped).toEqual([expect.objectContaining({ totalSteps: 600 })]);
+    expect(stopped[0].step).toBeLessThan(600);
+    const started = runnerEvents("job_started").map((e) => e.jobId);
+    expect(started.indexOf(after.id)).toBe(started.indexOf(id) + 1);
     const listed = await api("/v1/generations?limit=100");
     expect(listed.body.data.map((j: { id: string }) => j.id)).not.toContain(id);
     // Its outputs were never written, or were removed by whichever side came second.

@@ -4,7 +4,7 @@ import { createAwsClients, destroyAwsClients, type AwsClients } from "@troupe/sh
 import type { SafetyPolicy } from "@troupe/shared/contracts/safety";
 import { ResourceConfigSchema, loadConfig } from "@troupe/shared/config";
 import { ApiKeyStore, keyIdOf } from "@troupe/shared/records/api-keys";
-import { ensureFlagAllTinyBundle, ensureTinyBundle } from "../../gpu-runner/src/bundle/tiny-bundle.ts";
+import { ensureFlagAllTinyBundle, ensureNoSafetyTinyBundle, ensureTinyBundle } from "../../gpu-runner/src/bundle/tiny-bundle.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { waitFor } from "../support/wait-for.ts";
@@ -120,5 +120,32 @@ describe("a bundle whose safety checker flags nothing", () => {
       for (const o of job.outputs) expect(await stored(o.url)).toEqual([200, "image/png"]);
     }
     expect((await api(h, "/v1/usage")).body.safety).toMatchObject({ flagged: 0, withheld: 0 });
+  });
+});
+
+describe("a bundle without a safety checker", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness("safety-none", await ensureNoSafetyTinyBundle());
+  }, 120_000);
+  afterAll(async () => {
+    if (h) destroyAwsClients(h.clients);
+    await h?.stack.stop();
+  });
+
+  it("fails jobs under block and flag with safety_unavailable (quota given back), runs them under off", async () => {
+    const upload = await uploadId(h);
+    for (const policy of ["block", "flag"] as const) {
+      const job = await jobUnder(h, policy, upload);
+      expect(job).toMatchObject({ status: "failed", outputs: [], error: { code: "safety_unavailable" } });
+      expect(job.error.message).toContain("has no safety checker");
+    }
+    const off = await jobUnder(h, "off", upload);
+    expect(off.status).toBe("succeeded");
+    expect(off.outputs.map((o: any) => o.safety)).toEqual([null, null]);
+    await waitFor(async () => {
+      const { body } = await api(h, "/v1/usage");
+      return body.images.reserved === 2 && body.images.used === 2 && body.jobs.failed === 2 ? body : null;
+    }, { what: "the failed jobs' quota given back" });
   });
 });

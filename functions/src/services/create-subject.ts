@@ -46,8 +46,11 @@ export async function createSubject(deps: CreateSubjectDeps, tenantId: string, b
     createdAt: new Date(now).toISOString(),
   };
   const imageKey = subjectImageKey(tenantId, record.id);
+  // No tags: the upload's retention tag is not the subject's (it lives until DELETE), and copying tags
+  // would need s3:GetObjectTagging / PutObjectTagging the API is not granted (infra/lib/access-policies.ts).
+  const copy = { Bucket: deps.bucket, Key: imageKey, CopySource: `${deps.bucket}/${uploadKey(tenantId, upload.id)}`, ContentType: upload.contentType };
   try {
-    await deps.s3.send(new CopyObjectCommand({ Bucket: deps.bucket, Key: imageKey, CopySource: `${deps.bucket}/${uploadKey(tenantId, upload.id)}`, ContentType: upload.contentType, MetadataDirective: "REPLACE" }));
+    await deps.s3.send(new CopyObjectCommand({ ...copy, MetadataDirective: "REPLACE", TaggingDirective: "REPLACE" }));
   } catch (e) {
     // Deleted between the check and the copy.
     if (isNotFound(e)) throw new AppError("unknown_upload", `No upload ${upload.id} for this key.`, { uploadId: upload.id, path: ["uploadId"] });

@@ -24,7 +24,8 @@ interface Cached<T> {
 
 /**
  * The inputs of the queue estimates, cached per process so a poll never waits on them once warm:
- * the queue depth (one GetQueueAttributes per 5 s) and the runners' pace (one small Query per 30 s).
+ * the queue depth (one GetQueueAttributes per 5 s) and the runners' pace (one small Query per 30 s, per 5 s
+ * while unknown).
  * A stale value is served while one refresh runs in the background; only the very first call in a
  * process waits, and the route runs it in parallel with the job read. A failed refresh keeps the
  * last value (estimates degrade to null, never to an error).
@@ -41,7 +42,10 @@ export class QueueStatsCache {
   async current(): Promise<QueueStats | undefined> {
     const [depth, pace] = await Promise.all([
       this.read(this.depth, this.options.depthTtlMs ?? 5000, () => this.readDepth()),
-      this.read(this.pace, this.options.paceTtlMs ?? 30_000, () => PaceStore.summary(this.options.ddb, this.options.usageTable, this.now())),
+      // An unknown pace (no runner finished a job lately) is asked again as often as the depth: it is one small Query.
+      this.read(this.pace, this.pace.value?.msPerStepMpx == null ? (this.options.depthTtlMs ?? 5000) : (this.options.paceTtlMs ?? 30_000), () =>
+        PaceStore.summary(this.options.ddb, this.options.usageTable, this.now()),
+      ),
     ]);
     if (!depth) return undefined;
     return { ...depth, msPerStepMpx: pace?.msPerStepMpx ?? null, runners: Math.max(1, pace?.runners ?? 1) };

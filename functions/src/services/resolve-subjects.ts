@@ -1,12 +1,13 @@
 import type { CreateGeneration } from "@troupe/shared/contracts/generation";
 import { AppError } from "@troupe/shared/errors";
 import { checkStoredSubject, type SubjectCheckDeps } from "./subject-checks.ts";
+import { imageUrlToUpload, type ImageUrlSubjectDeps } from "./image-url-subject.ts";
 import { checkUpload, type UploadCheckDeps } from "./upload-checks.ts";
 
 /** One subject of a create-generation body. */
 export type SubjectInput = CreateGeneration["subjects"][number];
 
-export type ResolveSubjectsDeps = UploadCheckDeps & SubjectCheckDeps;
+export type ResolveSubjectsDeps = UploadCheckDeps & SubjectCheckDeps & { imageUrls?: ImageUrlSubjectDeps };
 
 /**
  * Checks one subject and returns it as it goes into the job spec. One case per kind of subject;
@@ -21,7 +22,11 @@ async function resolveSubject(deps: ResolveSubjectsDeps, tenantId: string, subje
     await checkStoredSubject(deps, tenantId, subject.subjectId, index);
     return subject;
   }
-  // Further kinds (an `imageUrl`) are resolved here.
+  // An image URL is fetched once and kept as an upload of the tenant (the one kind that writes: see image-url-subject.ts).
+  if (subject.imageUrl !== undefined && deps.imageUrls) {
+    const { imageUrl, ...rest } = subject;
+    return { ...rest, uploadId: await imageUrlToUpload(deps.imageUrls, tenantId, imageUrl, index) };
+  }
   throw new AppError("invalid_request", `subjects[${index}]: this API accepts an uploadId here; upload the photo with POST /v1/uploads first.`, {
     subject: index,
     path: ["subjects", index],

@@ -6,11 +6,13 @@ import { newId } from "@troupe/shared/ids";
 import { dispatchJob, sendCreatedJob } from "@troupe/shared/jobs/dispatch";
 import type { ApiKeyRecord } from "@troupe/shared/records/api-keys";
 import { hashRequest, type IdempotencyRecord } from "@troupe/shared/records/idempotency";
+import { usagePeriod } from "@troupe/shared/records/usage";
 import type { JobRecord } from "@troupe/shared/records/jobs";
 import { checkWebhookUrl } from "@troupe/shared/webhooks/webhook-url";
 import type { AppDeps } from "../deps.ts";
 import { checkPrompt, checkSubjectLimit, resolveSize } from "./model-checks.ts";
 import { reserveQuota } from "./quota.ts";
+import { imageUrlDeps } from "./image-url-subject.ts";
 import { resolveSubjects } from "./resolve-subjects.ts";
 
 export interface SubmitInput {
@@ -24,8 +26,6 @@ export interface SubmitOutput {
   job: JobRecord;
   /** True when an Idempotency-Key matched an earlier request and its job is returned. */
   replayed: boolean;
-  /** Bookkeeping left running after the answer (the dispatch mark); tests and the bench may await it. */
-  settled?: Promise<void>;
 }
 
 const randomSeed = () => randomInt(0, MAX_SEED);
@@ -39,7 +39,7 @@ async function validate(deps: AppDeps, tenantId: string, body: CreateGeneration,
   checkSubjectLimit(body.subjects.length, deps.model.manifest);
   checkPrompt(body, deps.model);
   // 2. Each subject resolves (its upload exists, is this tenant's, is the image it claims), the webhook reaches a public host
-  const subjectDeps = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads, subjects: deps.stores.subjects };
+  const subjectDeps = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads, subjects: deps.stores.subjects, imageUrls: imageUrlDeps(deps) };
   const [subjects] = await Promise.all([
     resolveSubjects(subjectDeps, tenantId, body.subjects),
     body.webhookUrl ? checkWebhookUrl(body.webhookUrl, { localMode: deps.config.TROUPE_LOCAL_MODE, resolve: deps.resolveHost }) : undefined,
@@ -62,11 +62,24 @@ async function replayOf(deps: AppDeps, claim: IdempotencyRecord, requestHash: st
   }
   const job = await deps.stores.jobs.get(claim.tenantId, claim.jobId);
   if (job) return { kind: "job", job };
+  if (await deps.stores.idempotency.jobDeleted(claim)) throw jobDeleted(claim.jobId);
   if (deps.now() - Date.parse(claim.createdAt) < CLAIM_IN_FLIGHT_MS) {
     throw new AppError("idempotency_conflict", "A request with this Idempotency-Key is still in progress; retry it in a few seconds.", { jobId: claim.jobId });
   }
   return { kind: "takeover", claim };
 }
+
+/**
+ * The key's job was deleted (DELETE /v1/generations/{id}) within the key's 24 h. Not a replay: the
+ * job reads 404 everywhere and its prompt and inputs are gone. Not a new job either: the caller asked
+ * for this work to be erased, and a late retry must not quietly redo it. So 409 under the code
+ * clients already treat as "this key cannot be used for this request"; `details.reason` tells the cases apart.
+ */
+const jobDeleted = (jobId: string) =>
+  new AppError("idempotency_conflict", `The job this Idempotency-Key created (${jobId}) was deleted; send a new Idempotency-Key to create another.`, {
+    jobId,
+    reason: "job_deleted",
+  });
 
 const notQueuedYet = (jobId: string, e: unknown) =>
   // The job is recorded (queued, no dispatchedAt): the sweeper (redispatchPending, run by the
@@ -88,53 +101,64 @@ async function replayed(deps: AppDeps, job: JobRecord): Promise<SubmitOutput> {
 
 /**
  * POST /v1/generations. Storage round trips, in order (two subjects, Idempotency-Key, warm key cache):
- *   1. the key's earlier claim ‖ each subject's record and first bytes ‖ the webhook host   (reads)
+ *   1. Idempotency-Key claim (conditional: one job per key) ‖ each subject's record and first bytes
+ *      ‖ the webhook host (DNS)
  *   2. quota reservation            (conditional: never over the limit)
- *   3. Idempotency-Key claim        (conditional: one job per key)
- *   4. job record, holding its dispatch lease   (conditional on a new id)
- *   5. queue message
- * then, after the answer, the `dispatchedAt` mark. A failure after 2 gives the reservation back and
- * drops the claim. A crash between steps leaves: after 2, a reservation without a job (counted
- * against the month, as before); after 3, a claim a retry takes over once it is 30 s old, with its
- * reservation; after 4, a queued job the sweeper sends once its lease lapses (60 s), or the local
- * stack at start; after 5, a sent job without its mark, which the sweeper may send again: the
- * runner's conditional claim makes the duplicate harmless.
+ *   3. job record, holding its dispatch lease   (conditional on a new id)
+ *   4. queue message
+ * then, after the answer, the `dispatchedAt` mark. A refusal (4xx) or a failure gives back what this
+ * request wrote (its claim, its reservation) before answering. A crash between steps leaves: after 1,
+ * a claim without a job, which a retry with the same key takes over once it is 30 s old (reserving
+ * anew: at worst a reservation is lost, never one too many); after 2, a reservation without a job
+ * (counted against the month); after 3, a queued job the sweeper sends once its lease lapses (60 s),
+ * or the local stack at start; after 4, a sent job without its mark, which the sweeper may send
+ * again: the runner's conditional claim makes the duplicate harmless.
  */
 export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promise<SubmitOutput> {
   const tenantId = input.key.keyId;
   const { idempotencyKey, body } = input;
   const size = resolveSize(body, deps.model.manifest);
   const requestHash = hashRequest({ ...body, ...size });
+  const now = deps.now();
+  const jobId = newId("gen", now);
+  const { idempotency, usage, jobs } = deps.stores;
 
-  // 1. Read everything at once. A key seen before answers from its claim, whatever the checks say.
-  const [earlier, checked] = await Promise.allSettled([
-    idempotencyKey ? deps.stores.idempotency.get(tenantId, idempotencyKey, deps.now()) : null,
+  // 1. Claim the Idempotency-Key while the subjects are read. A key claimed before answers from
+  //    that claim (its job, 409, or a takeover of a crashed request), whatever the checks say.
+  const [claimed, checked] = await Promise.allSettled([
+    idempotencyKey ? idempotency.claim(tenantId, idempotencyKey, requestHash, jobId, usagePeriod(new Date(now)), now) : null,
     validate(deps, tenantId, body, size),
   ]);
-  if (earlier.status === "rejected") throw earlier.reason;
-  const replay = earlier.value ? await replayOf(deps, earlier.value, requestHash) : null;
-  if (replay?.kind === "job") return replayed(deps, replay.job);
-  const takeover = replay?.claim;
-  if (checked.status === "rejected") throw checked.reason;
+  if (claimed.status === "rejected") throw claimed.reason;
+  const claim = claimed.value;
+  // A claim this request won is given back on a refusal or failure, so a retry starts afresh.
+  const forgetOurs = async () => {
+    if (claim?.won && idempotencyKey) await idempotency.forget(tenantId, idempotencyKey, jobId).catch(() => undefined);
+  };
+  let takeover: IdempotencyRecord | undefined;
+  if (claim && !claim.won) {
+    const replay = await replayOf(deps, claim.existing, requestHash);
+    if (replay?.kind === "job") return replayed(deps, replay.job);
+    takeover = replay?.claim;
+  }
+  if (checked.status === "rejected") {
+    await forgetOurs();
+    throw checked.reason;
+  }
   const spec = checked.value;
 
-  // 2. Reserve quota: a rejection so far has written nothing.
-  const now = deps.now();
+  // 2. Reserve quota.
   let quotaPeriod: string;
   try {
-    quotaPeriod = takeover?.quotaPeriod ?? (await reserveQuota(deps.stores.usage, tenantId, spec.numImages, input.key.monthlyImages, now));
+    quotaPeriod = await reserveQuota(usage, tenantId, spec.numImages, input.key.monthlyImages, now);
   } catch (e) {
-    // The last images may have gone to a concurrent request with this same key: that is a replay, not a refusal.
-    const claim = idempotencyKey ? await deps.stores.idempotency.get(tenantId, idempotencyKey, deps.now()) : null;
-    if (!claim) throw e;
-    const again = await replayOf(deps, claim, requestHash);
-    if (again?.kind === "job") return replayed(deps, again.job);
+    await forgetOurs();
     throw e;
   }
-  const jobId = takeover?.jobId ?? newId("gen", now);
+  const unreserve = () => usage.unreserve(tenantId, quotaPeriod, spec.numImages).catch(() => undefined);
   const job: JobRecord & { dispatchingAt: number } = {
     tenantId,
-    id: jobId,
+    id: takeover?.jobId ?? jobId,
     status: "queued",
     spec,
     createdAt: new Date(now).toISOString(),
@@ -146,37 +170,26 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     dispatchingAt: Date.now(),
   };
 
-  // 3. Claim the key, then record the job; undo the reservation and the claim if either fails.
-  let claimed = false;
-  let reserved = !takeover;
+  // 3. Record the job; give the reservation and the claim back if that fails.
+  let created: boolean;
   try {
-    if (idempotencyKey && !takeover) {
-      const claim = await deps.stores.idempotency.claim(tenantId, idempotencyKey, requestHash, jobId, quotaPeriod, now);
-      if (!claim.won) {
-        // A concurrent request with the same key got there first: ours was never needed.
-        await deps.stores.usage.unreserve(tenantId, quotaPeriod, spec.numImages);
-        reserved = false;
-        const again = await replayOf(deps, claim.existing, requestHash);
-        if (again?.kind === "job") return replayed(deps, again.job);
-        throw new AppError("idempotency_conflict", "A request with this Idempotency-Key is still in progress; retry it in a few seconds.", { jobId: claim.existing.jobId });
-      }
-      claimed = true;
-    }
-    if (!(await deps.stores.jobs.create(job))) {
-      const existing = await deps.stores.jobs.get(tenantId, jobId);
-      if (takeover && existing) return replayed(deps, existing); // another takeover finished first
-      throw new AppError("internal_error", "The job could not be recorded; retry the request.");
-    }
+    created = await jobs.create(job);
   } catch (e) {
-    if (reserved) await deps.stores.usage.unreserve(tenantId, quotaPeriod, spec.numImages).catch(() => undefined);
-    if (claimed && idempotencyKey) await deps.stores.idempotency.forget(tenantId, idempotencyKey, jobId).catch(() => undefined);
+    await Promise.all([unreserve(), forgetOurs()]);
     throw e;
+  }
+  if (!created) {
+    await unreserve();
+    const existing = takeover ? await jobs.get(tenantId, job.id) : null;
+    if (existing) return replayed(deps, existing); // another takeover of the same crashed request finished first
+    await forgetOurs();
+    throw new AppError("internal_error", "The job could not be recorded; retry the request.");
   }
 
   // 4. Send the message (the record is written, so a failure here is recovered by the sweeper).
-  //    The `dispatchedAt` mark follows the answer: see sendCreatedJob for why that is safe.
-  const { marked } = await sendCreatedJob({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl, jobs: deps.stores.jobs }, job).catch((e: unknown) => {
-    throw notQueuedYet(jobId, e);
+  //    The `dispatchedAt` mark is left running after the answer: see sendCreatedJob for why that is safe.
+  await sendCreatedJob({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl, jobs }, job).catch((e: unknown) => {
+    throw notQueuedYet(job.id, e);
   });
-  return { job, replayed: false, settled: marked };
+  return { job, replayed: false };
 }

@@ -30,6 +30,11 @@ export class FastComposerPipeline implements ImagePipeline {
     private readonly tokenizer: ClipTokenizer,
   ) {}
 
+  /** Whether the bundle has a safety checker: without one, jobs under policy block or flag fail (`safety_unavailable`). */
+  get hasSafetyChecker(): boolean {
+    return this.bundle.safetyChecker !== undefined;
+  }
+
   /** See ImagePipeline: derived from the image encoder graph's sha256, so a rebuilt encoder never reads a stale cache. */
   get embeddingVersion(): string {
     const { manifest } = this.bundle;

@@ -1,5 +1,6 @@
 import type { AwsClients } from "@troupe/shared/aws/clients";
 import type { ApiKeyStore, JobStore, UploadStore, UsageStore } from "@troupe/shared/records";
+import type { PaceStore } from "@troupe/shared/records/pace";
 import type { ImagePipeline } from "../pipeline/types.ts";
 import type { TaskProtection } from "./task-protection.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   /** Upload records, for `retainInputs: false` (the uploads go when the job ends). */
   uploads: UploadStore;
   pipeline: ImagePipeline;
+  /** Where this runner records its per-step pace for the API's queue estimates; none in some tests. */
+  pace?: PaceStore;
   webhooks: WebhookSender;
   visibilityTimeoutS: number;
   progressIntervalMs: number;

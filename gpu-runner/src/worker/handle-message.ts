@@ -95,6 +95,8 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
     });
     if (!done) await discardOutputs(deps, running, stored);
     if (done) {
+      // The pace the API's queue estimates read: one PutItem, off the job's path (a lost sample only ages the average).
+      void deps.pace?.record({ inferenceMs, totalSteps: last.totalSteps, width: spec.width, height: spec.height }).catch((e: unknown) => deps.log("pace_failed", { jobId, error: String(e) }));
       await recordUsage(deps, done);
       deps.log("job_succeeded", { jobId, inferenceMs, encodeMs: Math.round(output.timings.encodeMs), cachedSubjects: cached, ...safetyCounts(done) });
       await notifyTerminal(deps, done);
@@ -108,7 +110,7 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
       deps.log("job_released", { jobId, reason: "shutdown" });
       await giveUp(0);
     } else if (cancel.signal.aborted || (isAppError(error) && error.code === "canceled")) {
-      await finishCanceled(deps, running, deleteMessage);
+      await finishCanceled(deps, running, deleteMessage, progress.lastStep);
     } else {
       const c = classifyError(error);
       if (c.kind === "permanent") {
@@ -161,13 +163,16 @@ async function settleRefusedClaim(deps: WorkerDeps, tenantId: string, jobId: str
   await deleteMessage();
 }
 
-async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>): Promise<void> {
+async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>, step?: number): Promise<void> {
   const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString(), webhook: newOutbox(record.spec, "canceled") });
   if (canceled) {
     await releaseQuota(deps, canceled);
     deps.log("job_canceled", { jobId: record.id, step: canceled.progress.step });
     await notifyTerminal(deps, canceled);
     await releaseInputs(deps, canceled);
+  } else {
+    // Ended elsewhere, e.g. DELETE (canceled and scrubbed in one write, its quota and inputs handled there).
+    deps.log("job_stopped", { jobId: record.id, step: step ?? record.progress.step, totalSteps: record.progress.totalSteps });
   }
   await deleteMessage();
 }

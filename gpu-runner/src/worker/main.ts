@@ -1,6 +1,8 @@
+import { hostname } from "node:os";
 import { createAwsClients } from "@troupe/shared/aws/clients";
 import { RunnerConfigSchema, loadConfig } from "@troupe/shared/config";
 import { ApiKeyStore, JobStore, UploadStore, UsageStore } from "@troupe/shared/records";
+import { PaceStore } from "@troupe/shared/records/pace";
 import { createPipeline } from "../pipeline/create-pipeline.ts";
 import { jsonLog, type WorkerDeps } from "./deps.ts";
 import { ecsTaskProtection } from "./task-protection.ts";
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     dlqUrl: config.TROUPE_DLQ_URL,
     jobs: new JobStore(clients.ddb, config.TROUPE_JOBS_TABLE),
     usage: new UsageStore(clients.ddb, config.TROUPE_USAGE_TABLE),
+    pace: new PaceStore(clients.ddb, config.TROUPE_USAGE_TABLE, `${hostname()}-${process.pid}`),
     keys: new ApiKeyStore(clients.ddb, config.TROUPE_KEYS_TABLE),
     uploads: new UploadStore(clients.ddb, config.TROUPE_JOBS_TABLE),
     pipeline,
@@ -54,7 +57,9 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
   worker.start();
-  log("worker_ready", { bundle: config.TROUPE_BUNDLE, provider: config.TROUPE_EXECUTION_PROVIDER });
+  log("worker_ready", { bundle: config.TROUPE_BUNDLE, provider: config.TROUPE_EXECUTION_PROVIDER, safetyChecker: pipeline.hasSafetyChecker });
+  // Said at start, not only per job: every job of a key whose policy is block (the default) or flag will fail.
+  if (!pipeline.hasSafetyChecker) log("safety_checker_missing", { bundle: config.TROUPE_BUNDLE, effect: "jobs under safety policy block or flag fail with safety_unavailable" });
 }
 
 main().catch((e: unknown) => {

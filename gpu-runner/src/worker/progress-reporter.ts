@@ -7,7 +7,10 @@ export interface ProgressReporterOptions {
   jobId: string;
   /** Minimum time between progress writes. */
   intervalMs: number;
-  /** Called once when the record says a cancel was requested. */
+  /**
+   * Called once when the record says a cancel was requested, or is no longer `running` (DELETE ended
+   * it `canceled` and scrubbed it in one write, or it ended elsewhere): either way the job stops.
+   */
   onCancelRequested: () => void;
   onError: (e: unknown) => void;
 }
@@ -20,10 +23,13 @@ export class ProgressReporter {
   private lastWrite = 0;
   private pending: Promise<void> = Promise.resolve();
   private canceled = false;
+  /** The last step the pipeline reached (written or not), for the log of a stopped job. */
+  lastStep = 0;
 
   constructor(private readonly options: ProgressReporterOptions) {}
 
   report(progress: Progress, force = false): void {
+    this.lastStep = progress.step;
     const now = Date.now();
     if (!force && now - this.lastWrite < this.options.intervalMs) return;
     this.lastWrite = now;
@@ -39,7 +45,8 @@ export class ProgressReporter {
     const { jobs, tenantId, jobId } = this.options;
     try {
       const record = await jobs.patchIf(tenantId, jobId, "running", { progress });
-      if (record?.cancelRequested && !this.canceled) {
+      // null: the write's condition (`running`) failed; whatever the job became, this run's result could not be stored.
+      if ((!record || record.cancelRequested) && !this.canceled) {
         this.canceled = true;
         this.options.onCancelRequested();
       }

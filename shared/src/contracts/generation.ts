@@ -30,9 +30,13 @@ export const SubjectSchema = z
   .strictObject({
     uploadId: z.string().regex(/^upl_[A-Za-z0-9]{10,40}$/, "an upload id from POST /v1/uploads").optional(),
     subjectId: z.string().regex(/^sub_[0-9a-z]{10,40}$/, "a subject id from POST /v1/subjects").optional(),
+    /** Fetched once by the API (upload and webhook rules) and kept as an upload of the tenant; the spec then holds its uploadId. */
+    imageUrl: z.url().max(2048).optional(),
     box: BoxSchema.optional(),
   })
-  .refine((s) => (s.uploadId === undefined) !== (s.subjectId === undefined), { message: "give exactly one of uploadId or subjectId" });
+  .refine((s) => [s.uploadId, s.subjectId, s.imageUrl].filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of uploadId or subjectId or imageUrl",
+  });
 
 /** POST /v1/generations body (DESIGN §2). Size bounds against the model are checked by the API. */
 export const CreateGenerationSchema = z.strictObject({
@@ -103,18 +107,23 @@ export const JobSchema = z.object({
    */
   outputs: z.array(
     z.object({
-      url: z.string().nullable(),
+      url: z.string().nullable().describe("Presigned GET, minted on every read; null when the image was withheld (never stored)."),
       expiresAt: z.string().nullable(),
       width: z.number().int(),
       height: z.number().int(),
       contentType: z.literal("image/png"),
-      safety: z.object({ flagged: z.boolean() }).nullable(),
-      withheld: z.boolean(),
-      reason: z.literal("safety").nullable(),
+      safety: z
+        .object({ flagged: z.boolean() })
+        .nullable()
+        .describe("The safety checker's verdict on this image; null when it was not checked (the job's safetyPolicy is off)."),
+      withheld: z.boolean().describe("True when safety policy block kept this flagged image out of storage: url and expiresAt are then null."),
+      reason: z.literal("safety").nullable().describe("Why the image was withheld; null when it was not."),
     }),
   ),
   /** The key's safety policy when the job was submitted, which the runner applied (DESIGN §2). */
-  safetyPolicy: SafetyPolicySchema,
+  safetyPolicy: SafetyPolicySchema.describe(
+    "The key's safety policy when the job was submitted: block (flagged images withheld), flag (stored, marked), off (not checked; the operator's responsibility).",
+  ),
   attentionMaps: z.array(z.object({ subject: z.number().int(), url: z.string(), expiresAt: z.string() })),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   metrics: z.object({ queueMs: z.number().nullable(), inferenceMs: z.number().nullable(), gpuSeconds: z.number().nullable() }),

@@ -7,7 +7,7 @@ export interface IdempotencyRecord {
   id: string;
   requestHash: string;
   jobId: string;
-  /** The usage period whose quota the claiming request reserved, so a takeover reuses it. */
+  /** The usage period when the key was claimed (a takeover of a crashed request reserves its own quota). */
   quotaPeriod: string;
   createdAt: string;
   expiresAt: number;
@@ -72,6 +72,17 @@ export class IdempotencyStore {
     const existing = await this.get(tenantId, key, now);
     if (!existing) throw new Error("Idempotency claim lost to a record that then vanished; retry the request.");
     return { won: false, existing };
+  }
+
+  /**
+   * Whether the claim's job was deleted since: DELETE leaves a tombstone (`deletedAt`) in this same
+   * table, which `JobStore.get` reads as absent. Read only when the job reads as absent.
+   */
+  async jobDeleted(claim: Pick<IdempotencyRecord, "tenantId" | "jobId">): Promise<boolean> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: { tenantId: claim.tenantId, id: claim.jobId }, ProjectionExpression: "deletedAt", ConsistentRead: true }),
+    );
+    return typeof out.Item?.deletedAt === "string";
   }
 
   /** Drops our own claim (its request failed before creating the job), so a retry starts afresh. */

@@ -26,6 +26,7 @@ export function generationsRoutes(deps: AppDeps) {
 
   return createRouter()
     .openapi(createGenerationRoute, async (c) => {
+      const stats = queueStats.current(); // in parallel with the submit
       const { job } = await submitGeneration(deps, {
         key: c.get("apiKey"),
         body: c.req.valid("json"),
@@ -33,7 +34,7 @@ export function generationsRoutes(deps: AppDeps) {
       });
       c.header("Location", `/v1/generations/${job.id}`);
       const waitS = preferredWaitS(c.req.valid("header").prefer);
-      if (waitS === undefined) return c.json(await present(job, await queueStats.current()), 202);
+      if (waitS === undefined) return c.json(await present(job, await stats), 202);
       // Synchronous mode: the job as it ends, or as it stands when the wait runs out.
       const latest = await waiter.wait(job, waitS * 1000);
       c.header("Preference-Applied", `wait=${waitS}`);
@@ -52,7 +53,10 @@ export function generationsRoutes(deps: AppDeps) {
       return c.json(await present(job, stats), 200);
     })
     .openapi(cancelGenerationRoute, async (c) => {
-      const job = await cancelGeneration({ jobs, usage, now: deps.now, wakeWebhookSender }, c.get("tenantId"), c.req.valid("param").id);
-      return c.json(await present(job, await queueStats.current()), 202);
+      const [job, stats] = await Promise.all([
+        cancelGeneration({ jobs, usage, now: deps.now, wakeWebhookSender }, c.get("tenantId"), c.req.valid("param").id),
+        queueStats.current(),
+      ]);
+      return c.json(await present(job, stats), 202);
     });
 }
