@@ -34,7 +34,12 @@ export function createApp(deps: AppDeps) {
   app.use("*", accessLog({ write: deps.log }));
   app.use("*", bodyLimit({ maxBytes: MAX_BODY_BYTES }));
   app.use("/v1/*", auth({ keys: deps.stores.keys }));
-  app.use("/v1/*", rateLimit({ usage: deps.stores.usage, defaultPerMinute: deps.config.TROUPE_DEFAULT_RATE_PER_MINUTE, now: deps.now }));
+  app.use("/v1/*", rateLimit({
+      usage: deps.stores.usage,
+      defaultPerMinute: deps.config.TROUPE_DEFAULT_RATE_PER_MINUTE,
+      now: deps.now,
+      sync: { batch: deps.config.TROUPE_RATE_SYNC_BATCH, intervalMs: deps.config.TROUPE_RATE_SYNC_INTERVAL_MS },
+    }));
 
   // Chained so the return type carries every route (AppType).
   const routed = app

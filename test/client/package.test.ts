@@ -35,7 +35,8 @@ const job: Job = await client.run(
   { onProgress: (j) => seen.push(j.status), pollIntervalMs: 20 },
 );
 const first = job.outputs[0];
-if (!first) throw new Error("no output");
+// A withheld image (safety policy) has no URL.
+if (!first?.url) throw new Error("no stored output");
 const png = new Uint8Array(await (await fetch(first.url)).arrayBuffer());
 try {
   await client.generations.get("gen_doesnotexist0");
