@@ -122,6 +122,8 @@ async function main(argv: string[]): Promise<number> {
     });
     view.done();
     out.write(`job ${job.id} succeeded (seed ${job.input.seed}, ${job.input.steps} steps, ${job.input.width}x${job.input.height})\n`);
+    // A withheld image has no URL and so no file: say so rather than print one path fewer.
+    out.write(job.outputs.flatMap((o, n) => (o.withheld ? [`image ${n + 1} of ${job.outputs.length} withheld (${o.reason ?? "safety"})\n`] : [])).join(""));
     out.write([...saved.images, ...saved.attentionMaps].map((p) => `${p}\n`).join(""));
     return EXIT.ok;
   } catch (e) {

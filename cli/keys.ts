@@ -36,7 +36,8 @@ interface CreateArgs {
 
 function safetyPolicy(value: string | undefined, where: string): SafetyPolicy {
   const parsed = SafetyPolicySchema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`${where} must be one of ${SAFETY_POLICIES.join(", ")}, got ${JSON.stringify(value)}`);
+  if (value === undefined) throw new BadValueError(`${where} is missing: one of ${SAFETY_POLICIES.join(", ")}`);
+  if (!parsed.success) throw new BadValueError(`${where} must be one of ${SAFETY_POLICIES.join(", ")}, got ${JSON.stringify(value)}`);
   return parsed.data;
 }
 

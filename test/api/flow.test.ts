@@ -38,6 +38,7 @@ describe("health and documents", () => {
     expect(routes.sort()).toEqual(
       [
         "GET /healthz",
+        "GET /openapi.json",
         "POST /v1/uploads",
         "POST /v1/generations",
         "GET /v1/generations",

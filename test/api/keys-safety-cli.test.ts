@@ -43,16 +43,17 @@ describe("the keys CLI's safety policy", () => {
     expect((await store.get(record.keyId))!.safetyPolicy).toBe("off");
   });
 
-  it("refuses an unknown policy (exit 2, nothing written) and an unknown key (exit 1)", async () => {
-    const [badCreate, badSet, unknown] = await Promise.all([
+  it("refuses an unknown or missing policy (exit 2, one line, nothing written) and an unknown key (exit 1)", async () => {
+    const [badCreate, badSet, noPolicy, unknown] = await Promise.all([
       keys(["create", "--name", "x", "--safety", "maybe"], t.env),
       keys(["safety", "key_0000000000000000000000000", "strict"], t.env),
+      keys(["safety", "key_0000000000000000000000000"], t.env),
       keys(["safety", "key_0000000000000000000000000", "flag"], t.env),
     ]);
-    expect(badCreate.code).toBe(2);
-    expect(badCreate.stderr).toContain('--safety must be one of block, flag, off, got "maybe"');
-    expect(badSet.code).toBe(2);
-    expect(badSet.stderr).toContain('the policy must be one of block, flag, off, got "strict"');
+    // The message alone, as for `keys retention`: no usage text after it.
+    expect(badCreate).toMatchObject({ code: 2, stdout: "", stderr: '--safety must be one of block, flag, off, got "maybe"\n' });
+    expect(badSet).toMatchObject({ code: 2, stdout: "", stderr: 'the policy must be one of block, flag, off, got "strict"\n' });
+    expect(noPolicy).toMatchObject({ code: 2, stdout: "", stderr: "the policy is missing: one of block, flag, off\n" });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^No key key_0+ in /m);
     expect((await new ApiKeyStore(t.clients.ddb, t.config.TROUPE_KEYS_TABLE).list()).map((r) => r.name)).not.toContain("x");

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { createTroupeClient } from "@troupe/client";
+import { ensureFlagAllTinyBundle } from "../../gpu-runner/src/bundle/tiny-bundle.ts";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { plainProgress, ttyProgress } from "../../cli/progress.ts";
 import type { Job } from "@troupe/client";
@@ -128,6 +129,25 @@ describe("npm run generate", () => {
     const client = createTroupeClient({ baseUrl: stack.apiUrl, apiKey: stack.apiKey });
     const job = await settled(client, id);
     expect(job.status).toBe("canceled");
+  });
+});
+
+describe("npm run generate on a bundle whose safety checker flags every image (policy block)", () => {
+  let flagged: TestStack;
+  beforeAll(async () => {
+    flagged = await startTestStack("cli-flagged", { TROUPE_BUNDLE: await ensureFlagAllTinyBundle() });
+  }, 120_000);
+  afterAll(async () => flagged?.stop());
+
+  it("says which images were withheld instead of writing fewer files silently", async () => {
+    const out = join(flagged.dataDir, "out");
+    const r = await generate(["--prompt", "a dog img", "--subject", a, "--num-images", "2", "--steps", "2", "--out", out, "--api", flagged.apiUrl, "--api-key", flagged.apiKey, ...small]);
+    expect(r.code, r.stderr).toBe(0);
+    const [done, ...rest] = r.stdout.trim().split("\n");
+    expect(done).toMatch(/^job gen_\w+ succeeded/);
+    expect(rest.slice(0, 2)).toEqual(["image 1 of 2 withheld (safety)", "image 2 of 2 withheld (safety)"]);
+    // Only the heatmap is written: no image file for a withheld output.
+    expect(rest.slice(2).map((p) => p.split("/").at(-1))).toEqual([expect.stringMatching(/-attention-0\.png$/)]);
   });
 });
 

@@ -47,7 +47,21 @@ try {
 console.log(JSON.stringify({ status: job.status, seen, png: Array.from(png.subarray(1, 4)) }));
 `;
 
-const tsconfig = (module: string, moduleResolution: string) =>
+/** A CommonJS consumer (`.cts` compiles to `require`), against the package's `require` condition. */
+const CJS_PROGRAM = `import { createTroupeClient, isTroupeError } from "@troupe/client";
+import { readImage } from "@troupe/client/node";
+
+async function main(): Promise<void> {
+  const [apiUrl, apiKey] = process.argv.slice(2);
+  if (!apiUrl || !apiKey) throw new Error("usage: check.cjs API_URL API_KEY");
+  const usage = await createTroupeClient({ baseUrl: apiUrl, apiKey }).usage();
+  const missing = await readImage("/nonexistent.png").catch((e: unknown) => (isTroupeError(e) ? e.code : "other"));
+  console.log(JSON.stringify({ period: usage.period, missing, kind: typeof require }));
+}
+void main();
+`;
+
+const tsconfig = (module: string, moduleResolution: string, files = ["main.ts"]) =>
   JSON.stringify({
     compilerOptions: {
       target: "ES2022",
@@ -60,7 +74,7 @@ const tsconfig = (module: string, moduleResolution: string) =>
       types: ["node"],
       outDir: "dist",
     },
-    files: ["main.ts"],
+    files,
   });
 
 let dir: string;
@@ -75,7 +89,7 @@ afterAll(async () => {
 });
 
 describe("@troupe/client as a packed package", () => {
-  it("packs, installs offline, typechecks (NodeNext and Bundler, strict) and runs against the local stack", async () => {
+  it("packs, installs offline, typechecks (NodeNext and Bundler, strict) and runs against the local stack, as ESM and as CommonJS", async () => {
     const packed = await sh("npm", ["pack", "--silent", "--pack-destination", dir], join(ROOT, "client"));
     expect(packed.code, packed.out).toBe(0);
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
@@ -93,7 +107,8 @@ describe("@troupe/client as a packed package", () => {
     writeFileSync(join(dir, "main.ts"), PROGRAM);
     const tsc = join(dir, "node_modules/typescript/bin/tsc");
     writeFileSync(join(dir, "tsconfig.bundler.json"), tsconfig("ESNext", "Bundler"));
-    writeFileSync(join(dir, "tsconfig.json"), tsconfig("NodeNext", "NodeNext"));
+    writeFileSync(join(dir, "check.cts"), CJS_PROGRAM);
+    writeFileSync(join(dir, "tsconfig.json"), tsconfig("NodeNext", "NodeNext", ["main.ts", "check.cts"]));
     const [bundler, nodenext] = await Promise.all([
       sh(process.execPath, [tsc, "-p", "tsconfig.bundler.json", "--noEmit"], dir),
       sh(process.execPath, [tsc, "-p", "tsconfig.json"], dir),
@@ -112,6 +127,10 @@ describe("@troupe/client as a packed package", () => {
     expect(result.seen.at(-2)).toBe("succeeded");
     expect(result.seen.at(-1)).toBe("not_found");
     expect(String.fromCharCode(...result.png)).toBe("PNG");
+
+    const cjs = await sh(process.execPath, [join(dir, "dist/check.cjs"), stack.apiUrl, stack.apiKey], dir);
+    expect(cjs.code, cjs.out).toBe(0);
+    expect(JSON.parse(cjs.out.trim())).toEqual({ period: expect.stringMatching(/^\d{4}-\d{2}$/), missing: "invalid_request", kind: "function" });
   });
 
   it("keeps Node APIs out of the core entry point", () => {

@@ -9,7 +9,7 @@ export interface JobWaiterOptions {
   firstDelayMs?: number;
   /** Each later re-read of the same job waits this much longer… @default 1.5 */
   backoff?: number;
-  /** …up to this. @default 2000 */
+  /** …up to this. @default 1000 */
   maxDelayMs?: number;
   now?: () => number;
 }
@@ -31,9 +31,9 @@ const BATCH = 100;
  * `Prefer: wait=N` without a busy loop per request: one poller per process. Every waiting request
  * registers its job; a single timer wakes at the earliest due job, reads every due job in one
  * BatchGetItem (strongly consistent), settles the finished ones and reschedules the others with
- * backoff (100 ms, ×1.5, capped at 2 s). Requests waiting on the same job share its read. With
+ * backoff (100 ms, ×1.5, capped at 1 s). Requests waiting on the same job share its read. With
  * nothing waiting, no timer runs. Load on the jobs table: at most one batch read per tick, whatever
- * the number of waiting requests, and per job ≤ ~1 read per 2 s once the backoff has grown.
+ * the number of waiting requests, and per job ≤ 1 read per second once the backoff has grown.
  */
 export class JobWaiter {
   private readonly waiters = new Set<Waiter>();
@@ -130,7 +130,7 @@ export class JobWaiter {
         this.settle(w, record);
         continue;
       }
-      w.delayMs = Math.min(this.options.maxDelayMs ?? 2000, w.delayMs * (this.options.backoff ?? 1.5));
+      w.delayMs = Math.min(this.options.maxDelayMs ?? 1000, w.delayMs * (this.options.backoff ?? 1.5));
       w.nextAt = now + w.delayMs;
     }
   }

@@ -1,11 +1,12 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { ResourceConfig } from "../config.ts";
+import { LeanDocumentClient } from "./lean-document-client.ts";
 
 export interface AwsClients {
   s3: S3Client;
@@ -47,7 +48,8 @@ function dropLogger(client: S3Client | SQSClient | DynamoDBClient): void {
 /**
  * The same SDK clients in AWS and locally: only endpoints differ (DESIGN §5). Built once per process.
  * S3 and SQS resolve each command's middleware stack once (`cacheMiddleware`) instead of per call;
- * lib-dynamodb refuses that option (its commands capture their own input), so DynamoDB rebuilds per call.
+ * lib-dynamodb refuses that option (its commands capture their own input), so the document client
+ * sends single-item reads and writes through a cached base client instead (LeanDocumentClient).
  */
 export function createAwsClients(config: ResourceConfig, options: AwsClientOptions = {}): AwsClients {
   const region = config.AWS_REGION;
@@ -64,9 +66,8 @@ export function createAwsClients(config: ResourceConfig, options: AwsClientOptio
       : {}),
   });
   const sqs = new SQSClient({ region, requestHandler: keepAliveHandler(maxSockets), cacheMiddleware: true, ...local(config.TROUPE_SQS_ENDPOINT) });
-  const dynamo = new DynamoDBClient({ region, requestHandler: keepAliveHandler(maxSockets), ...local(config.TROUPE_DYNAMODB_ENDPOINT) });
-  for (const client of [s3, sqs, dynamo]) dropLogger(client);
-  const ddb = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  for (const client of [s3, sqs]) dropLogger(client);
+  const ddb = new LeanDocumentClient({ region, requestHandler: keepAliveHandler(maxSockets), ...local(config.TROUPE_DYNAMODB_ENDPOINT) }, dropLogger);
   return { s3, sqs, ddb };
 }
 

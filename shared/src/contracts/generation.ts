@@ -84,11 +84,17 @@ export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "
  * Estimates for an unfinished job (null once it finished): its place among the jobs waiting (1 = next;
  * 0 once running) and when it should start and finish, from the queue depth and recent per-step times.
  */
-export const QueueEstimateSchema = z.object({
-  position: z.number().int().min(0),
-  estimatedStartAt: z.string().nullable(),
-  estimatedFinishAt: z.string().nullable(),
-});
+export const QueueEstimateSchema = z
+  .object({
+    position: z.number().int().min(0),
+    estimatedStartAt: z.string().nullable(),
+    estimatedFinishAt: z.string().nullable(),
+  })
+  .meta({
+    id: "QueueEstimate",
+    description:
+      "Estimates, not promises: position among the waiting jobs (1 = next, 0 once running; read from the queue's approximate depth, so an upper bound), start and finish times from the runners' recent per-step times (null while none is known). Null once the job finished.",
+  });
 export type QueueEstimate = z.infer<typeof QueueEstimateSchema>;
 
 /** The public job object (DESIGN §2). */

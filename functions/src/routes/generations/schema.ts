@@ -71,7 +71,7 @@ const CreateHeaders = z.object({
     .string()
     .regex(/^[\x20-\x7e]{1,255}$/, "Idempotency-Key must be 1 to 255 printable ASCII characters")
     .optional()
-    .openapi({ description: "Same key + same body returns the original job for 24 h; another body is 409 idempotency_conflict.", example: "order-1234-portrait" }),
+    .openapi({ description: 'Same key + same body returns the original job for 24 h; another body is 409 idempotency_conflict. The key of a job that was since deleted is 409 idempotency_conflict with details.reason "job_deleted" (the work is not redone; send a new key).', example: "order-1234-portrait" }),
   prefer: z
     .string()
     .max(200)
