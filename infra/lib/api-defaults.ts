@@ -4,7 +4,8 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import { PRODUCTION_LAMBDA_RUNTIME, PRODUCTION_NODE_MAJOR } from "./node-runtime.ts";
 
 export const DEFAULT_API_MEMORY_MIB = 512;
-export const DEFAULT_API_TIMEOUT = Duration.seconds(30);
+// `Prefer: wait=60` holds a submission up to 60 s; the rest is headroom for the submission itself.
+export const DEFAULT_API_TIMEOUT = Duration.seconds(75);
 
 /**
  * esbuild settings for the Hono app: one ESM file for the runtime's Node with its source map. The AWS SDK v3

@@ -27,8 +27,9 @@ export interface ApiProps extends RuntimeResources {
    */
   readonly memorySizeMiB?: number;
   /**
-   * Lambda timeout. Every route validates, records, signs or enqueues: none waits on the GPU.
-   * @default Duration.seconds(30)
+   * Lambda timeout. Every route validates, records, signs or enqueues; only `Prefer: wait=N` (N ≤ 60)
+   * holds a submission open until its job ends, so the timeout must exceed 60 s.
+   * @default Duration.seconds(75)
    */
   readonly timeout?: Duration;
   /**
