@@ -4,17 +4,19 @@
  * route on the same server, loaded (8 clients) and unloaded (1 client), and the storage round trips
  * each kind of request makes, counted (bench/api/round-trips.ts), with how many run one after another.
  *
- * The emulators run in a child process (this file with `--emulators`), so this process's CPU is
- * only the load generator, the Node server, Hono and our code with its AWS SDK clients. The bare
+ * The emulators run in child processes (bench/api/emulators.ts): by default each in its own, as each
+ * AWS service is its own fleet, so the API's parallel calls to different services are answered in
+ * parallel; `--layout one` puts all three in one process (the first benches' layout), where they
+ * queue behind each other. This process's CPU is only the load generator, the Node server, Hono and
+ * our code with its AWS SDK clients. The bare
  * route pays the same client, server, framework and middleware cost, so
  *   our CPU per submission = CPU per submit request − CPU per bare request
  * is the validation, tokenizing, record and queue work of a submission, SDK marshalling included.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { createAwsClients, destroyAwsClients } from "@troupe/shared/aws/clients";
 import { loadModelInfo, type ModelInfo } from "@troupe/shared/bundle/model-info";
 import { ApiConfigSchema, loadConfig, type ApiConfig } from "@troupe/shared/config";
@@ -22,8 +24,8 @@ import { UploadSchema } from "@troupe/shared/contracts/upload";
 import { createApp } from "../functions/src/app.ts";
 import { createDeps } from "../functions/src/deps.ts";
 import { startServer } from "../functions/src/handlers/node.ts";
-import { startTestEnv } from "../local/test-env.ts";
 import { writeFixtureBundle } from "../test/api/support/fixture-bundle.ts";
+import { startBenchEmulators, type EmulatorLayout } from "./api/emulators.ts";
 import { addNetworkDelay, countRoundTrips, loggedFetch, settled, summarize, type RequestLog, type RoundTripStats } from "./api/round-trips.ts";
 
 const REQUESTS = 400;
@@ -99,30 +101,6 @@ async function runPhase(target: Target, count: number, emulatorCpu: CpuProbe, co
     cpuMsPerRequest: round(cpu / n, 3),
     emulatorCpuMsPerRequest: round(emu / n, 3),
   };
-}
-
-/** Child role: emulators only; prints their env, answers "cpu" with its CPU ms, stops when stdin closes. */
-async function serveEmulators(): Promise<void> {
-  const env = await startTestEnv();
-  process.stdout.write(`${JSON.stringify({ env: env.env })}\n`);
-  const lines = createInterface({ input: process.stdin });
-  lines.on("line", () => process.stdout.write(`${JSON.stringify({ cpuMs: cpuMs(process.cpuUsage()) })}\n`));
-  lines.on("close", () => void env.stop().then(() => process.exit(0)));
-}
-
-function startEmulatorProcess(): Promise<{ child: ChildProcessWithoutNullStreams; env: Record<string, string>; cpu: CpuProbe }> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--emulators"], { stdio: "pipe" });
-  child.stderr.resume();
-  const lines = createInterface({ input: child.stdout });
-  const waiting: ((line: string) => void)[] = [];
-  lines.on("line", (line) => waiting.shift()?.(line));
-  const next = () => new Promise<string>((resolve) => waiting.push(resolve));
-  const cpu: CpuProbe = async () => {
-    const answer = next();
-    child.stdin.write("cpu\n");
-    return (JSON.parse(await answer) as { cpuMs: number }).cpuMs;
-  };
-  return next().then((line) => ({ child, env: (JSON.parse(line) as { env: Record<string, string> }).env, cpu }));
 }
 
 function printTable(rows: PhaseResult[]): void {
@@ -232,7 +210,8 @@ async function main(): Promise<void> {
   }, HARD_CAP_MS);
   hardStop.unref();
 
-  const emulators = await startEmulatorProcess();
+  const { values } = parseArgs({ options: { layout: { type: "string", default: "separate" } } });
+  const emulators = await startBenchEmulators(values.layout as EmulatorLayout);
   const bundle = writeFixtureBundle();
   const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bundle });
   const model = await loadModelInfo(bundle);
@@ -275,6 +254,7 @@ async function main(): Promise<void> {
     }
     const report = {
       date: new Date().toISOString(),
+      emulatorLayout: emulators.layout,
       node: process.version,
       cpus: cpus().length,
       settings: { requests: REQUESTS, concurrency: CONCURRENCY, unloadedRequests: UNLOADED_REQUESTS, awsLikeRequests: AWS_LIKE_REQUESTS, counted: COUNTED, warmup: WARMUP, phaseCapMs: PHASE_CAP_MS },
@@ -285,7 +265,7 @@ async function main(): Promise<void> {
       unloaded: { submission: { p50Ms: unloaded[1].p50Ms, p99Ms: unloaded[1].p99Ms }, poll: { p50Ms: unloaded[2].p50Ms, p99Ms: unloaded[2].p99Ms }, bare: { p50Ms: unloaded[0].p50Ms, p99Ms: unloaded[0].p99Ms } },
       roundTrips,
       method:
-        "Emulators run in a child process. cpuMsPerRequest = this process's CPU (load generator + Node server + Hono + our code + AWS SDK) per request; " +
+        `Emulators run in child processes (layout "${emulators.layout}": "separate" = one process per emulator, "one" = all in one). cpuMsPerRequest = this process's CPU (load generator + Node server + Hono + our code + AWS SDK) per request; ` +
         "our CPU per submission/poll = that route minus the bare route at the same concurrency, which cancels the client, server and middleware cost they share. " +
         "Round trips are counted on a second app with its own clients, whose HTTP handlers log every attempt against the request (AsyncLocalStorage); " +
         "sequential = the longest chain of calls, each starting after the previous ended, among those started before the response. " +
@@ -295,11 +275,9 @@ async function main(): Promise<void> {
   } finally {
     await server.close();
     destroyAwsClients(clients);
-    emulators.child.stdin.end();
-    await new Promise((resolve) => emulators.child.once("exit", resolve));
+    await emulators.stop();
     rmSync(bundle, { recursive: true, force: true });
   }
 }
 
-if (process.argv.includes("--emulators")) await serveEmulators();
-else await main();
+await main();
