@@ -28,7 +28,7 @@ const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bu
 const clients = createAwsClients(config);
 if (values.ddb === "doc") {
   // A/B: the plain document client (every call rebuilds its middleware stack), as before LeanDocumentClient.
-  const plain = new DynamoDBClient({ region: config.AWS_REGION, endpoint: config.TROUPE_DYNAMODB_ENDPOINT, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  const plain = new DynamoDBClient({ region: config.AWS_REGION, endpoint: config.TROUPE_DYNAMODB_ENDPOINT, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestHandler: clients.ddb.config.requestHandler });
   plain.middlewareStack.remove("loggerMiddleware");
   clients.ddb = DynamoDBDocumentClient.from(plain, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -2,7 +2,21 @@ import { createRequester, type Expect, type RequestOptions } from "./http.js";
 import { retryingFetch, sleep as realSleep, type RetryOptions, type Sleep } from "./retry-fetch.js";
 import { runGeneration, type CreateGenerationOptions, type RunInput, type RunOptions } from "./run.js";
 import { uploadFile, type FileInput } from "./upload-file.js";
-import type { CreateGenerationInput, CreateUploadInput, DeliveryList, Job, JobPage, Redelivery, Upload, UploadContentType, Usage, WebhookSecret } from "./types.js";
+import type {
+  CreateGenerationInput,
+  CreateSubjectInput,
+  CreateUploadInput,
+  DeliveryList,
+  Job,
+  JobPage,
+  Redelivery,
+  Subject,
+  SubjectList,
+  Upload,
+  UploadContentType,
+  Usage,
+  WebhookSecret,
+} from "./types.js";
 
 export interface TroupeClientOptions {
   /** e.g. `https://api.example.com` or the local stack's `http://127.0.0.1:8787`. */
@@ -28,8 +42,15 @@ export interface ListGenerationsOptions extends Signal {
   cursor?: string | undefined;
 }
 
+/** Paged like generations: newest first. */
+export type ListSubjectsOptions = ListGenerationsOptions;
+
 export interface TroupeClient {
-  uploads: { create(input: CreateUploadInput, options?: Signal): Promise<Upload> };
+  uploads: {
+    create(input: CreateUploadInput, options?: Signal): Promise<Upload>;
+    /** Deletes the photo now (its presigned URLs stop working); jobs still queued with it fail with `unknown_upload`. */
+    delete(id: string, options?: Signal): Promise<void>;
+  };
   /** Creates an upload and PUTs the bytes to it; the content type is read from the magic bytes when omitted. */
   uploadFile(file: FileInput, contentType?: UploadContentType, options?: Signal): Promise<Upload>;
   generations: {
@@ -41,6 +62,16 @@ export interface TroupeClient {
     deliveries(id: string, options?: Signal): Promise<DeliveryList>;
     /** Sends the job's terminal webhook again now (same webhook-id), on a fresh retry schedule. */
     redeliver(id: string): Promise<Redelivery>;
+    /** Deletes the outputs and scrubs prompt and inputs (a running job is canceled first); the job then reads 404. */
+    delete(id: string, options?: Signal): Promise<void>;
+  };
+  /** Reusable subjects: reference `{ subjectId }` in a job instead of uploading the photo again. */
+  subjects: {
+    create(input: CreateSubjectInput, options?: Signal): Promise<Subject>;
+    get(id: string, options?: Signal): Promise<Subject>;
+    list(options?: ListSubjectsOptions): Promise<SubjectList>;
+    /** Deletes the subject's photo and cached embeddings now; jobs still queued with it fail with `unknown_subject`. */
+    delete(id: string, options?: Signal): Promise<void>;
   };
   usage(options?: Signal): Promise<Usage>;
   webhookSecret: { get(options?: Signal): Promise<WebhookSecret>; rotate(): Promise<WebhookSecret> };
@@ -64,9 +95,21 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
   const call = createRequester({ baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: http });
   const request = async <T>(method: string, path: string, expect: Expect, o?: RequestOptions) => (await call<T>(method, path, expect, o)).body;
   const byId = (id: string) => `/v1/generations/${encodeURIComponent(id)}`;
+  const subjectById = (id: string) => `/v1/subjects/${encodeURIComponent(id)}`;
+  // 204 No Content: the call resolves with nothing.
+  const remove = async (path: string, o?: Signal): Promise<void> => {
+    await request<undefined>("DELETE", path, 204, { signal: o?.signal });
+  };
 
   const uploads: TroupeClient["uploads"] = {
     create: (input, o) => request<Upload>("POST", "/v1/uploads", 201, { json: input, signal: o?.signal }),
+    delete: (id, o) => remove(`/v1/uploads/${encodeURIComponent(id)}`, o),
+  };
+  const subjects: TroupeClient["subjects"] = {
+    create: (input, o) => request<Subject>("POST", "/v1/subjects", 201, { json: input, signal: o?.signal }),
+    get: (id, o) => request<Subject>("GET", subjectById(id), 200, { signal: o?.signal }),
+    list: (o) => request<SubjectList>("GET", "/v1/subjects", 200, { query: { limit: o?.limit, cursor: o?.cursor }, signal: o?.signal }),
+    delete: (id, o) => remove(subjectById(id), o),
   };
   const generations: TroupeClient["generations"] = {
     async create(input, o) {
@@ -80,6 +123,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     cancel: (id) => request<Job>("POST", `${byId(id)}/cancel`, 202),
     deliveries: (id, o) => request<DeliveryList>("GET", `${byId(id)}/deliveries`, 200, { signal: o?.signal }),
     redeliver: (id) => request<Redelivery>("POST", `${byId(id)}/deliveries/redeliver`, 202),
+    delete: (id, o) => remove(byId(id), o),
   };
   const upload: TroupeClient["uploadFile"] = (file, contentType, o) => uploadFile({ createUpload: uploads.create, fetch: http }, file, contentType, o?.signal);
 
@@ -87,6 +131,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     uploads,
     uploadFile: upload,
     generations,
+    subjects,
     usage: (o) => request<Usage>("GET", "/v1/usage", 200, { signal: o?.signal }),
     webhookSecret: {
       get: (o) => request<WebhookSecret>("GET", "/v1/webhook-secret", 200, { signal: o?.signal }),

@@ -1,5 +1,5 @@
 // The fetch-only core: runs on Node 20+, Bun, Deno and in browsers. File helpers: `@troupe/client/node`.
-export { createTroupeClient, type ListGenerationsOptions, type TroupeClient, type TroupeClientOptions } from "./client.js";
+export { createTroupeClient, type ListGenerationsOptions, type ListSubjectsOptions, type TroupeClient, type TroupeClientOptions } from "./client.js";
 export { detectContentType } from "./content-type.js";
 export { isTroupeError, TroupeError, type ApiErrorCode, type TroupeErrorCode, type TroupeErrorInit } from "./errors.js";
 export type { Expect, RequestOptions } from "./http.js";

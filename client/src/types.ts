@@ -41,6 +41,31 @@ export interface SubjectInput {
   box?: Box | undefined;
 }
 
+/**
+ * `POST /v1/subjects` body: exactly one of `uploadId` (a finished upload of this key) or `imageUrl` (an
+ * https URL the API fetches once under the job subjects' rules and keeps as an upload of this key).
+ */
+export type CreateSubjectInput = { uploadId: string; imageUrl?: undefined } | { imageUrl: string; uploadId?: undefined };
+
+/**
+ * A reusable subject (`sub_…`): its own copy of the photo, which jobs reference as `{subjectId}`; its image
+ * embedding is computed once per model bundle and cached. It does not expire: delete it when done.
+ */
+export interface Subject {
+  id: string;
+  contentType: UploadContentType;
+  contentLength: number;
+  /** The upload the photo came from; for an `imageUrl`, the upload it was kept as. */
+  source: { uploadId: string };
+  createdAt: string;
+}
+
+/** `GET /v1/subjects`: newest first. */
+export interface SubjectList {
+  data: Subject[];
+  nextCursor: string | null;
+}
+
 /** `POST /v1/generations` body; the API fills in the defaults in brackets. */
 export interface CreateGenerationInput {
   /** ≤ 1000 characters; one standalone word `img` after each subject word. */

@@ -4,6 +4,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import sharp from "sharp";
+import { createAwsClients, destroyAwsClients, type AwsClients } from "@troupe/shared/aws/clients";
+import { loadConfig, ResourceConfigSchema } from "@troupe/shared/config";
+import { ApiKeyStore } from "@troupe/shared/records/api-keys";
 import { createTroupeClient, TroupeError, type Job, type TroupeClient } from "@troupe/client";
 import { readImage } from "@troupe/client/node";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
@@ -150,6 +153,74 @@ describe("subjects by image URL", () => {
       host.closeAllConnections();
       await new Promise((r) => host.close(r));
     }
+  });
+});
+
+describe("subjects and deletion", () => {
+  // A key of its own: its deleted jobs' tombstones shorten list pages, which the other tests here page through.
+  let aws: AwsClients;
+  let own: TroupeClient;
+  let photos: string[];
+  beforeAll(async () => {
+    const config = loadConfig(ResourceConfigSchema, { TROUPE_S3_ENDPOINT: stack.endpoints.s3, TROUPE_SQS_ENDPOINT: stack.endpoints.sqs, TROUPE_DYNAMODB_ENDPOINT: stack.endpoints.dynamodb });
+    aws = createAwsClients(config);
+    const { key } = await new ApiKeyStore(aws.ddb, config.TROUPE_KEYS_TABLE).create({ name: "sdk-subjects", monthlyImages: 100, ratePerMinute: 10_000 });
+    own = createTroupeClient({ baseUrl: stack.apiUrl, apiKey: key });
+    photos = [(await own.uploadFile(await referencePng("#36c"))).id, (await own.uploadFile(await referencePng("#c33"))).id];
+  });
+  afterAll(() => aws && destroyAwsClients(aws));
+
+  it("creates a subject from an upload, reuses it in jobs, reads, lists and deletes it (then 404)", async () => {
+    const subject = await own.subjects.create({ uploadId: photos[0]! });
+    expect(subject).toMatchObject({ id: expect.stringMatching(/^sub_/), contentType: "image/png", source: { uploadId: photos[0] } });
+    expect(await own.subjects.get(subject.id)).toEqual(subject);
+    // Another key's subject does not exist for this one.
+    expect(await rejection(client.subjects.get(subject.id))).toMatchObject({ code: "not_found", status: 404 });
+
+    // Reused in two jobs, one through run(), no upload in between.
+    const job = await own.run({ prompt: "a man img and a woman img", subjects: [{ subjectId: subject.id }, { uploadId: photos[1] }], steps: 2, ...small }, { wait: 30 });
+    expect(job.status).toBe("succeeded");
+    expect(job.input.subjects[0]).toEqual({ subjectId: subject.id });
+    expect((await own.run({ prompt: "a dog img", subjects: [{ subjectId: subject.id }], steps: 2, ...small }, { wait: 30 })).status).toBe("succeeded");
+
+    const other = await own.subjects.create({ uploadId: photos[1]! });
+    const page = await own.subjects.list({ limit: 1 });
+    expect(page.data.map((s) => s.id)).toEqual([other.id]);
+    const next = await own.subjects.list({ limit: 1, cursor: page.nextCursor! });
+    expect(next.data.map((s) => s.id)).toEqual([subject.id]);
+
+    await expect(own.subjects.delete(subject.id)).resolves.toBeUndefined();
+    expect(await rejection(own.subjects.get(subject.id))).toMatchObject({ code: "not_found", status: 404 });
+    expect(await rejection(own.subjects.delete(subject.id))).toMatchObject({ code: "not_found", status: 404 });
+    expect(await rejection(own.generations.create({ prompt: "a dog img", subjects: [{ subjectId: subject.id }] }))).toMatchObject({ code: "unknown_subject", status: 422 });
+    await own.subjects.delete(other.id);
+  });
+
+  it("creates a subject from an image URL", async () => {
+    const png = await referencePng("#639");
+    const host = createServer((_, res) => res.writeHead(200, { "content-type": "image/png" }).end(png));
+    await new Promise<void>((r) => host.listen(0, "127.0.0.1", () => r()));
+    try {
+      const subject = await own.subjects.create({ imageUrl: `http://127.0.0.1:${(host.address() as AddressInfo).port}/s.png` });
+      expect(subject).toMatchObject({ contentType: "image/png", contentLength: png.byteLength, source: { uploadId: expect.stringMatching(/^upl_/) } });
+      await own.subjects.delete(subject.id);
+    } finally {
+      host.closeAllConnections();
+      await new Promise((r) => host.close(r));
+    }
+  });
+
+  it("deletes an upload (jobs then refuse it) and a generation (then 404)", async () => {
+    const upload = await own.uploadFile(await referencePng("#699"));
+    await expect(own.uploads.delete(upload.id)).resolves.toBeUndefined();
+    expect(await rejection(own.generations.create({ prompt: "a dog img", subjects: [{ uploadId: upload.id }] }))).toMatchObject({ code: "unknown_upload", status: 422 });
+    expect(await rejection(own.uploads.delete(upload.id))).toMatchObject({ code: "not_found", status: 404 });
+
+    const job = await own.generations.create({ prompt: "a dog img", subjects: [{ uploadId: photos[0] }], steps: 2, ...small }, { wait: 30 });
+    expect(job.status).toBe("succeeded");
+    await expect(own.generations.delete(job.id)).resolves.toBeUndefined();
+    expect(await rejection(own.generations.get(job.id))).toMatchObject({ code: "not_found", status: 404 });
+    expect((await own.generations.list({ limit: 100 })).data.map((j) => j.id)).not.toContain(job.id);
   });
 });
 

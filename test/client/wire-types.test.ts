@@ -7,6 +7,7 @@ import type { ErrorCode } from "@troupe/shared/errors";
 import type { UsageSchema } from "../../functions/src/routes/usage/schema.ts";
 import type { SecretSchema } from "../../functions/src/routes/webhook-secret/schema.ts";
 import type { DeliveryListSchema, DeliverySchema, RedeliverySchema } from "../../functions/src/routes/deliveries/schema.ts";
+import type { CreateSubjectSchema, SubjectListSchema, SubjectSchema } from "../../functions/src/routes/subjects/schema.ts";
 
 /**
  * The client package's hand-written wire types against the server's zod schemas, both ways: what a
@@ -18,6 +19,11 @@ type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ?
 /** Structural equality after removing `readonly` and `| undefined` on optional keys, which JSON cannot tell apart. */
 type Plain<T> = T extends readonly unknown[] ? { -readonly [K in keyof T]: Plain<T[K]> } : T extends object ? { -readonly [K in keyof T]-?: Plain<Exclude<T[K], undefined>> | (undefined extends T[K] ? undefined : never) } : T;
 type Same<A, B> = Equal<Plain<A>, Plain<B>>;
+/**
+ * For a body the client types as a union ("exactly one of", which the server checks with a refine):
+ * every member is a body the server accepts, and the union names the same fields.
+ */
+type Narrows<A, B> = [A] extends [B] ? Equal<keyof Plain<A>, keyof Plain<B>> : false;
 
 const checks = {
   createUpload: true satisfies Same<Client.CreateUploadInput, z.input<typeof CreateUploadSchema>>,
@@ -29,6 +35,9 @@ const checks = {
   delivery: true satisfies Same<Client.Delivery, z.output<typeof DeliverySchema>>,
   deliveryList: true satisfies Same<Client.DeliveryList, z.output<typeof DeliveryListSchema>>,
   redelivery: true satisfies Same<Client.Redelivery, z.output<typeof RedeliverySchema>>,
+  createSubject: true satisfies Narrows<Client.CreateSubjectInput, z.input<typeof CreateSubjectSchema>>,
+  subject: true satisfies Same<Client.Subject, z.output<typeof SubjectSchema>>,
+  subjectList: true satisfies Same<Client.SubjectList, z.output<typeof SubjectListSchema>>,
   errorCodes: true satisfies Equal<Client.ApiErrorCode, ErrorCode>,
 };
 

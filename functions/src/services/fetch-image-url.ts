@@ -33,19 +33,19 @@ export interface FetchedImage {
   finalUrl: string;
 }
 
-/** Where in the request the problem is, for `details`. */
+/** Where in the request the problem is, for `details`: a job's `subjects[i].imageUrl`, or POST /v1/subjects' `imageUrl` (no `subject`). */
 export interface FetchWhere {
-  subject: number;
+  subject?: number;
   path: (string | number)[];
 }
 
 const LOCAL_NAMES = [/^localhost$/, /\.localhost$/];
 const PRIVATE_NAMES = [/\.local$/, /\.internal$/, /^metadata$/, /^instance-data$/, /\.home\.arpa$/];
 
-const refused = (where: FetchWhere, message: string, reason: string) =>
-  new AppError("invalid_request", `subjects[${where.subject}].imageUrl ${message}`, { ...where, reason });
-const unusable = (where: FetchWhere, message: string, extra: Record<string, unknown>) =>
-  new UploadInvalidError(`subjects[${where.subject}].imageUrl ${message}`, { ...where, ...extra });
+/** The field as a person reads it: `subjects[0].imageUrl`, or `imageUrl`. */
+const field = (where: FetchWhere) => where.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+const refused = (where: FetchWhere, message: string, reason: string) => new AppError("invalid_request", `${field(where)} ${message}`, { ...where, reason });
+const unusable = (where: FetchWhere, message: string, extra: Record<string, unknown>) => new UploadInvalidError(`${field(where)} ${message}`, { ...where, ...extra });
 
 /** The URL's own rules (scheme, credentials, literal and well-known private hosts); the address check comes after DNS. */
 function checkUrl(raw: string, options: FetchImageOptions, where: FetchWhere): URL {

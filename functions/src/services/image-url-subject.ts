@@ -1,9 +1,10 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { retentionTagging, type Retention } from "@troupe/shared/contracts/retention";
 import { newId } from "@troupe/shared/ids";
-import { uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
+import { uploadKey, type UploadRecord, type UploadStore } from "@troupe/shared/records/uploads";
 import type { HostResolver } from "@troupe/shared/webhooks/webhook-url";
 import type { AppDeps } from "../deps.ts";
-import { fetchImageUrl, type FetchImageOptions } from "./fetch-image-url.ts";
+import { fetchImageUrl, type FetchImageOptions, type FetchWhere } from "./fetch-image-url.ts";
 
 export interface ImageUrlSubjectDeps {
   s3: S3Client;
@@ -12,11 +13,16 @@ export interface ImageUrlSubjectDeps {
   localMode: boolean;
   resolveHost: HostResolver;
   now: () => number;
+  /** The key's retention: its `uploadsDays` tags the stored image as a presigned upload's PUT is tagged. */
+  retentionOf: (tenantId: string) => Promise<Retention>;
   /** Test hooks: narrower address rules, shorter limits. */
   fetchOptions?: Partial<FetchImageOptions>;
 }
 
-/** What the submit path passes for `imageUrl` subjects. */
+/**
+ * What the submit path passes for `imageUrl` subjects. It knows only the tenant, so the key's
+ * retention is read here (one GetItem, in parallel with the fetch, and only for URL subjects).
+ */
 export const imageUrlDeps = (deps: AppDeps): ImageUrlSubjectDeps => ({
   s3: deps.clients.s3,
   bucket: deps.config.TROUPE_BUCKET,
@@ -24,35 +30,60 @@ export const imageUrlDeps = (deps: AppDeps): ImageUrlSubjectDeps => ({
   localMode: deps.config.TROUPE_LOCAL_MODE,
   resolveHost: deps.resolveHost,
   now: deps.now,
+  retentionOf: async (tenantId) => (await deps.stores.keys.get(tenantId))?.retention ?? {},
 });
 
 /** Matches the bucket's lifecycle rule for uploads/ (as create-upload.ts). */
 const UPLOAD_RECORD_TTL_S = 7 * 24 * 3600;
 
+/** The stored upload and the bytes it holds (POST /v1/subjects writes them again as the subject's own copy). */
+export interface StoredImage {
+  upload: UploadRecord;
+  bytes: Uint8Array;
+}
+
 /**
- * A subject's `imageUrl` as an upload of the tenant: fetched once (fetch-image-url.ts), then stored
- * like a PUT to a presigned URL would have (object first, so a record always has its object).
- * Resolves with the new upload id, which goes into the job spec in place of the URL.
- *
- * The upload is written before the rest of the request is judged, like an upload a client makes
- * before submitting: a submission refused later (quota, a bad other subject) leaves it, under the
- * uploads' lifecycle (7 days), never a job or a message.
+ * An `imageUrl` as an upload of the tenant: fetched once (fetch-image-url.ts), then stored as a PUT
+ * to a presigned URL would have been: same key, type, and the key's retention tag and record expiry
+ * (create-upload.ts). Object first, so a record always has its object.
  */
-export async function imageUrlToUpload(deps: ImageUrlSubjectDeps, tenantId: string, imageUrl: string, subject: number): Promise<string> {
-  const where = { subject, path: ["subjects", subject, "imageUrl"] };
+export async function storeImageUrl(deps: ImageUrlSubjectDeps, tenantId: string, imageUrl: string, where: FetchWhere): Promise<StoredImage> {
+  const retentionRead = deps.retentionOf(tenantId);
+  retentionRead.catch(() => undefined); // awaited below, after the fetch; never an unhandled rejection
   const image = await fetchImageUrl(imageUrl, { localMode: deps.localMode, resolve: deps.resolveHost, ...deps.fetchOptions }, where);
+  const { uploadsDays } = await retentionRead;
   const now = deps.now();
-  const id = newId("upl", now);
-  await deps.s3.send(
-    new PutObjectCommand({ Bucket: deps.bucket, Key: uploadKey(tenantId, id), Body: image.bytes, ContentType: image.contentType, ContentLength: image.bytes.byteLength }),
-  );
-  await deps.uploads.create({
+  const upload: UploadRecord = {
     tenantId,
-    id,
+    id: newId("upl", now),
     contentType: image.contentType,
     contentLength: image.bytes.byteLength,
     createdAt: new Date(now).toISOString(),
-    expiresAt: Math.floor(now / 1000) + UPLOAD_RECORD_TTL_S,
-  });
-  return id;
+    expiresAt: Math.floor(now / 1000) + (uploadsDays ? uploadsDays * 24 * 3600 : UPLOAD_RECORD_TTL_S),
+  };
+  await deps.s3.send(
+    new PutObjectCommand({
+      Bucket: deps.bucket,
+      Key: uploadKey(tenantId, upload.id),
+      Body: image.bytes,
+      ContentType: image.contentType,
+      ContentLength: image.bytes.byteLength,
+      Tagging: retentionTagging(uploadsDays),
+    }),
+  );
+  await deps.uploads.create(upload);
+  return { upload, bytes: image.bytes };
+}
+
+/**
+ * A job subject's `imageUrl`: stored as above; resolves with the new upload id, which goes into the
+ * job spec in place of the URL.
+ *
+ * The upload is written before the rest of the request is judged, like an upload a client makes
+ * before submitting: a submission refused later (quota, a bad other subject) leaves it, under the
+ * uploads' lifecycle (7 days, or the key's retention), never a job or a message.
+ */
+export async function imageUrlToUpload(deps: ImageUrlSubjectDeps, tenantId: string, imageUrl: string, subject: number): Promise<string> {
+  const { upload } = await storeImageUrl(deps, tenantId, imageUrl, { subject, path: ["subjects", subject, "imageUrl"] });
+  return upload.id;
 }

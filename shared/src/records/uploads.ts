@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { UploadContentType } from "../contracts/upload.ts";
 import { isConditionFailed } from "./conditional.ts";
 
@@ -29,6 +29,24 @@ export class UploadStore {
     if (!id.startsWith("upl_")) return null;
     const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
     return (out.Item as UploadRecord | undefined) ?? null;
+  }
+
+  /**
+   * Several of the tenant's uploads in one BatchGetItem (consistent reads) instead of one GetItem each:
+   * one call for a submission's subjects. Ids that are no upload of this tenant are absent from the map.
+   */
+  async getMany(tenantId: string, ids: string[]): Promise<Map<string, UploadRecord>> {
+    const found = new Map<string, UploadRecord>();
+    let keys: Record<string, unknown>[] = [...new Set(ids.filter((id) => id.startsWith("upl_")))].map((id) => ({ tenantId, id }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      // Keys DynamoDB left unprocessed (throttling) are asked again after a short backoff.
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+      if (attempt === 4) throw new Error("DynamoDB left upload reads unprocessed; retry the request.");
+      const out = await this.ddb.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
+      for (const item of (out.Responses?.[this.table] ?? []) as UploadRecord[]) found.set(item.id, item);
+      keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    }
+    return found;
   }
 
   /** Removes the record; false when there was none (already deleted, expired, or another tenant's). */

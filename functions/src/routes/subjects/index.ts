@@ -4,6 +4,7 @@ import type { AppDeps } from "../../deps.ts";
 import { createRouter } from "../../openapi.ts";
 import { createSubject } from "../../services/create-subject.ts";
 import { deleteSubject } from "../../services/delete-subject.ts";
+import { imageUrlDeps } from "../../services/image-url-subject.ts";
 import { createSubjectRoute, deleteSubjectRoute, getSubjectRoute, listSubjectsRoute } from "./schema.ts";
 
 /** The public subject object: the record without its tenant. */
@@ -14,7 +15,10 @@ export function subjectsRoutes(deps: AppDeps) {
   const storage = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET };
   return createRouter()
     .openapi(createSubjectRoute, async (c) => {
-      const record = await createSubject({ ...storage, uploads, subjects, now: deps.now }, c.get("tenantId"), c.req.valid("json"));
+      // The key is in hand: its retention tags an imageUrl's upload without another read.
+      const retention = c.get("apiKey").retention ?? {};
+      const imageUrls = { ...imageUrlDeps(deps), retentionOf: async () => retention };
+      const record = await createSubject({ ...storage, uploads, subjects, imageUrls, now: deps.now }, c.get("tenantId"), c.req.valid("json"));
       c.header("Location", `/v1/subjects/${record.id}`);
       return c.json(present(record), 201);
     })

@@ -6,16 +6,23 @@ export const CreateSubjectSchema = z
     uploadId: z
       .string()
       .regex(/^upl_[A-Za-z0-9]{10,40}$/, "an upload id from POST /v1/uploads")
+      .optional()
       .openapi({ description: "A finished upload (PUT done) of this key; the subject keeps its own copy of the photo." }),
+    imageUrl: z.url().max(2048).optional().openapi({
+      description:
+        "An https URL of a JPEG, PNG or WebP (≤ 10 MiB, public host; http and loopback in local mode), fetched once under the same rules as a job subject's imageUrl and kept as an upload of this key (`source.uploadId`).",
+      example: "https://images.example.com/alice.jpg",
+    }),
   })
-  .openapi("CreateSubject");
+  .refine((b) => (b.uploadId === undefined) !== (b.imageUrl === undefined), { message: "give exactly one of uploadId or imageUrl" })
+  .openapi("CreateSubject", { description: "Exactly one of `uploadId` or `imageUrl`.", example: { uploadId: "upl_01hzy3k5m7n9p2q4r6s8t0" } });
 
 export const SubjectSchema = z
   .object({
     id: z.string().openapi({ example: "sub_…" }),
     contentType: z.enum(["image/jpeg", "image/png", "image/webp"]),
     contentLength: z.number().int(),
-    source: z.object({ uploadId: z.string() }),
+    source: z.object({ uploadId: z.string().openapi({ description: "The upload the photo came from; for an imageUrl, the upload it was kept as." }) }),
     createdAt: z.string(),
   })
   .openapi("Subject");
@@ -30,9 +37,9 @@ export const createSubjectRoute = createRoute({
   path: "/",
   tags: ["subjects"],
   operationId: "createSubject",
-  summary: "Make a reusable subject from an upload",
+  summary: "Make a reusable subject from an upload or an image URL",
   description:
-    "Jobs may then reference `{\"subjectId\": \"sub_…\"}` instead of an upload. Its image embedding is computed once per model bundle and cached, so later jobs skip decoding and encoding the photo. A subject does not expire; delete it with DELETE /v1/subjects/{id}.",
+    "Jobs may then reference `{\"subjectId\": \"sub_…\"}` instead of an upload. Its image embedding is computed once per model bundle and cached, so later jobs skip decoding and encoding the photo. A subject does not expire; delete it with DELETE /v1/subjects/{id}. An `imageUrl` is refused with `invalid_request` (400: scheme, private or unresolvable host) or `upload_invalid` (422: unreachable, too large, not an image), `details.reason` saying which.",
   security: bearerSecurity,
   request: { body: { content: { "application/json": { schema: CreateSubjectSchema } }, required: true } },
   responses: { 201: { description: "Subject created", content: subjectContent }, ...errorResponses(400, 401, 413, 422, 429, 500) },
