@@ -18,7 +18,7 @@ import { startServer } from "../../functions/src/handlers/node.ts";
 import { writeFixtureBundle } from "../../test/api/support/fixture-bundle.ts";
 import { startBenchEmulators, type EmulatorLayout } from "./emulators.ts";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" } } });
+const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" }, only: { type: "string", default: "" } } });
 const n = Number(values.n);
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
 
@@ -60,6 +60,7 @@ try {
   };
   const results: Record<string, number> = {};
   for (const [name, send] of Object.entries(kinds)) {
+    if (values.only && name !== values.only) continue;
     for (let i = 0; i < 20; i++) await send();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -68,7 +69,7 @@ try {
     results[name] = (u.user + u.system) / 1000 / n;
     console.log(`${name}: ${results[name].toFixed(3)} ms CPU, ${((performance.now() - t0) / n).toFixed(2)} ms wall per request`);
   }
-  console.log(`our CPU (− bare): submit ${(results.submit - results.bare).toFixed(3)} ms, poll ${(results.poll - results.bare).toFixed(3)} ms`);
+  if (!values.only) console.log(`our CPU (− bare): submit ${(results.submit - results.bare).toFixed(3)} ms, poll ${(results.poll - results.bare).toFixed(3)} ms`);
 } finally {
   await server.close();
   destroyAwsClients(clients);

@@ -23,7 +23,7 @@ function sh(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   });
 }
 
-const PROGRAM = `import { createTroupeClient, isTroupeError, type Job } from "@troupe/client";
+const PROGRAM = `import { createTroupeClient, isTroupeError, type Job, type Subject } from "@troupe/client";
 import { readImage } from "@troupe/client/node";
 
 const [apiUrl, apiKey, image] = process.argv.slice(2);
@@ -44,7 +44,12 @@ try {
   if (!isTroupeError(e)) throw e;
   seen.push(e.code);
 }
-console.log(JSON.stringify({ status: job.status, seen, png: Array.from(png.subarray(1, 4)) }));
+// A reusable subject from the job's upload; DELETE answers 204, which the client resolves as void.
+const uploadId = job.input.subjects[0]?.uploadId;
+if (!uploadId) throw new Error("no upload id in the job");
+const subject: Subject = await client.subjects.create({ uploadId });
+const gone: void = await client.subjects.delete(subject.id);
+console.log(JSON.stringify({ status: job.status, seen, png: Array.from(png.subarray(1, 4)), subject: subject.id.slice(0, 4), gone: gone === undefined }));
 `;
 
 /** A CommonJS consumer (`.cts` compiles to `require`), against the package's `require` condition. */
@@ -122,10 +127,11 @@ describe("@troupe/client as a packed package", () => {
     writeFileSync(image, await referencePng("#36c"));
     const ran = await sh(process.execPath, [join(dir, "dist/main.js"), stack.apiUrl, stack.apiKey, image], dir);
     expect(ran.code, ran.out).toBe(0);
-    const result = JSON.parse(ran.out.trim().split("\n").at(-1) ?? "{}") as { status: string; seen: string[]; png: number[] };
+    const result = JSON.parse(ran.out.trim().split("\n").at(-1) ?? "{}") as { status: string; seen: string[]; png: number[]; subject: string; gone: boolean };
     expect(result.status).toBe("succeeded");
     expect(result.seen.at(-2)).toBe("succeeded");
     expect(result.seen.at(-1)).toBe("not_found");
+    expect(result).toMatchObject({ subject: "sub_", gone: true });
     expect(String.fromCharCode(...result.png)).toBe("PNG");
 
     const cjs = await sh(process.execPath, [join(dir, "dist/check.cjs"), stack.apiUrl, stack.apiKey], dir);

@@ -118,7 +118,8 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
   const tenantId = input.key.keyId;
   const { idempotencyKey, body } = input;
   const size = resolveSize(body, deps.model.manifest);
-  const requestHash = hashRequest({ ...body, ...size });
+  // Only a request with an Idempotency-Key is compared with another (canonical JSON + sha256 otherwise wasted).
+  const requestHash = idempotencyKey ? hashRequest({ ...body, ...size }) : "";
   const now = deps.now();
   const jobId = newId("gen", now);
   const { idempotency, usage, jobs } = deps.stores;

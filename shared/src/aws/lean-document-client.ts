@@ -8,8 +8,8 @@ type Marshalled = Record<string, AttributeValue>;
 /** The item-shaped members of the four single-item commands: (un)marshalled here instead of by lib-dynamodb's middleware. */
 const INPUT_MAPS = ["Key", "Item", "ExpressionAttributeValues"] as const;
 const OUTPUT_MAPS = ["Item", "Attributes"] as const;
-/** Legacy parameters lib-dynamodb also converts; a command carrying one takes the document client's own path. */
-const LEGACY = ["Expected", "AttributeUpdates"] as const;
+/** Parameters whose answer carries more item-shaped members (or legacy ones lib-dynamodb also converts): such a command takes the document client's own path. */
+const LEGACY = ["Expected", "AttributeUpdates", "ReturnItemCollectionMetrics", "ReturnValuesOnConditionCheckFailure"] as const;
 
 const MARSHALL = { removeUndefinedValues: true, convertClassInstanceToMap: false } as const;
 
