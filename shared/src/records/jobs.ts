@@ -50,6 +50,9 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
+/** Queries one list page may take to skip deleted jobs. */
+const MAX_LIST_ROUNDS = 5;
+
 export class JobStore {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -77,21 +80,27 @@ export class JobStore {
 
   /** Newest first; the cursor is opaque to callers. */
   async list(tenantId: string, limit: number, cursor?: string): Promise<JobPage> {
-    const start = cursor ? decodeCursor(cursor) : undefined;
-    const out = await this.ddb.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "tenantId = :t AND begins_with(id, :p)",
-        ExpressionAttributeValues: { ":t": tenantId, ":p": "gen_" },
-        // Tombstones are skipped (a page may then hold fewer than `limit`; the cursor still advances).
-        FilterExpression: "attribute_not_exists(deletedAt)",
-        ScanIndexForward: false,
-        Limit: limit,
-        ExclusiveStartKey: start ? { tenantId, id: start } : undefined,
-      }),
-    );
-    const last = out.LastEvaluatedKey?.id as string | undefined;
-    return { items: (out.Items ?? []) as JobRecord[], nextCursor: last ? encodeCursor(last) : null };
+    const items: JobRecord[] = [];
+    let start = cursor ? decodeCursor(cursor) : undefined;
+    // Tombstones are filtered after DynamoDB's Limit, so a page is topped up with further queries
+    // (bounded: a run of many deleted jobs yields a short page whose cursor still advances).
+    for (let round = 0; round < MAX_LIST_ROUNDS; round++) {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "tenantId = :t AND begins_with(id, :p)",
+          ExpressionAttributeValues: { ":t": tenantId, ":p": "gen_" },
+          FilterExpression: "attribute_not_exists(deletedAt)",
+          ScanIndexForward: false,
+          Limit: limit - items.length,
+          ExclusiveStartKey: start ? { tenantId, id: start } : undefined,
+        }),
+      );
+      items.push(...((out.Items ?? []) as JobRecord[]));
+      start = out.LastEvaluatedKey?.id as string | undefined;
+      if (!start || items.length >= limit) break;
+    }
+    return { items, nextCursor: start ? encodeCursor(start) : null };
   }
 
   /**

@@ -53,6 +53,20 @@ describe("records against dynalite", () => {
     expect(second.items.map((j) => j.id)).toEqual(ids.slice().reverse().slice(3));
   });
 
+  it("fills a page past deleted jobs, so no page is short while more jobs follow", async () => {
+    const jobs = new JobStore(t.clients.ddb, t.config.TROUPE_JOBS_TABLE);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const j = { ...job("tenant-tombstones"), id: newId("gen", Date.now() + i), ...(i >= 2 && i <= 4 ? { deletedAt: new Date().toISOString() } : {}) };
+      if (!j.deletedAt) ids.push(j.id);
+      await jobs.create(j);
+    }
+    const first = await jobs.list("tenant-tombstones", 2);
+    expect(first.items.map((j) => j.id)).toEqual(ids.slice().reverse().slice(0, 2));
+    const second = await jobs.list("tenant-tombstones", 2, first.nextCursor!);
+    expect(second.items.map((j) => j.id)).toEqual(ids.slice().reverse().slice(2));
+  });
+
   it("never over-admits quota under concurrent reservations and gives it back", async () => {
     const usage = new UsageStore(t.clients.ddb, t.config.TROUPE_USAGE_TABLE);
     const period = usagePeriod();
