@@ -101,7 +101,8 @@ async function replayed(deps: AppDeps, job: JobRecord): Promise<SubmitOutput> {
 
 /**
  * POST /v1/generations. Storage round trips, in order (two subjects, Idempotency-Key, warm key cache):
- *   1. Idempotency-Key claim (conditional: one job per key) ‖ each subject's record and first bytes
+ *   1. Idempotency-Key claim (conditional: one job per key) ‖ the subjects' upload records (one
+ *      BatchGetItem) ‖ each subject's first bytes
  *      ‖ the webhook host (DNS)
  *   2. quota reservation            (conditional: never over the limit)
  *   3. job record, holding its dispatch lease   (conditional on a new id)
