@@ -1,7 +1,7 @@
 import type { AwsClients } from "@troupe/shared/aws/clients";
 import { WebhookSenderConfigSchema, loadConfig } from "@troupe/shared/config";
-import { DeliveryPoller } from "@troupe/shared/webhooks/delivery-poller";
-import { createDeliveryDeps } from "@troupe/shared/webhooks/sender-deps";
+import { DeliveryStore } from "@troupe/shared/records/deliveries";
+import { createDeliveryPoller } from "@troupe/shared/webhooks/sender-deps";
 import { sweepDeliveries } from "@troupe/shared/webhooks/sweep-deliveries";
 
 /**
@@ -13,16 +13,10 @@ import { sweepDeliveries } from "@troupe/shared/webhooks/sweep-deliveries";
 export async function startWebhookSender(clients: AwsClients, env: Record<string, string>, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
   const config = loadConfig(WebhookSenderConfigSchema, env);
   const queueUrl = config.TROUPE_WEBHOOK_QUEUE_URL!;
-  const deps = createDeliveryDeps(config, clients, (event, fields = {}) => log(`[webhooks] ${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}`));
-  const resent = await sweepDeliveries({ sqs: clients.sqs, queueUrl, deliveries: deps.deliveries }, 0, Number.MAX_SAFE_INTEGER);
+  const poller = createDeliveryPoller(config, clients, queueUrl, (event, fields = {}) => log(`[webhooks] ${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}`));
+  const deliveries = new DeliveryStore(clients.ddb, config.TROUPE_JOBS_TABLE);
+  const resent = await sweepDeliveries({ sqs: clients.sqs, queueUrl, deliveries }, 0, Number.MAX_SAFE_INTEGER);
   if (resent.length) log(`re-sent ${resent.length} pending webhook deliver${resent.length === 1 ? "y" : "ies"} from the last run`);
-  const poller = new DeliveryPoller(deps, {
-    sqs: clients.sqs,
-    queueUrl,
-    deliveries: deps.deliveries,
-    waitTimeS: config.TROUPE_WAIT_TIME_S,
-    sweepIntervalMs: config.TROUPE_SWEEP_INTERVAL_S * 1000,
-  });
   poller.start();
   return { stop: () => poller.stop() };
 }

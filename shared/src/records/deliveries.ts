@@ -1,6 +1,6 @@
-import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, ScanCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { GenerationSpec, JobStatus } from "../contracts/generation.ts";
-import { isConditionFailed } from "./conditional.ts";
+import { conditionalUpdate } from "./conditional.ts";
 import type { JobRecord } from "./jobs.ts";
 
 /**
@@ -140,13 +140,8 @@ export class DeliveryStore {
     return found;
   }
 
-  private async update(tenantId: string, id: string, update: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<JobRecord | null> {
-    try {
-      const out = await this.ddb.send(new UpdateCommand({ TableName: this.table, Key: { tenantId, id }, ReturnValues: "ALL_NEW", ...update }));
-      return out.Attributes as JobRecord;
-    } catch (e) {
-      if (isConditionFailed(e)) return null;
-      throw e;
-    }
+  private update(tenantId: string, id: string, update: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<JobRecord | null> {
+    return conditionalUpdate<JobRecord>(this.ddb, this.table, { tenantId, id }, update);
   }
+
 }

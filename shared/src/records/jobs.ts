@@ -2,7 +2,7 @@ import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type 
 import type { GenerationSpec, JobStatus } from "../contracts/generation.ts";
 import type { SafetyPolicy } from "../contracts/safety.ts";
 import { AppError } from "../errors.ts";
-import { isConditionFailed } from "./conditional.ts";
+import { conditionalUpdate, isConditionFailed } from "./conditional.ts";
 import type { WebhookOutbox } from "./deliveries.ts";
 
 export interface JobRecord {
@@ -202,15 +202,10 @@ export class JobStore {
     return won !== null;
   }
 
-  private async conditional(tenantId: string, id: string, update: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<JobRecord | null> {
-    try {
-      const out = await this.ddb.send(new UpdateCommand({ TableName: this.table, Key: { tenantId, id }, ReturnValues: "ALL_NEW", ...update }));
-      return out.Attributes as JobRecord;
-    } catch (e) {
-      if (isConditionFailed(e)) return null;
-      throw e;
-    }
+  private conditional(tenantId: string, id: string, update: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<JobRecord | null> {
+    return conditionalUpdate<JobRecord>(this.ddb, this.table, { tenantId, id }, update);
   }
+
 
   async markDispatched(tenantId: string, id: string): Promise<void> {
     await this.ddb.send(

@@ -1,7 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { UploadContentType } from "../contracts/upload.ts";
 import { AppError } from "../errors.ts";
-import { isConditionFailed } from "./conditional.ts";
+import { TenantItemStore } from "./tenant-items.ts";
 
 /** A reusable subject (DESIGN §2): its own copy of the photo, so it outlives the upload it came from. */
 export interface SubjectRecord {
@@ -28,21 +28,9 @@ export const subjectEmbeddingKey = (tenantId: string, subjectId: string, version
 export const SUBJECT_ID_PATTERN = /^sub_[0-9a-z]{10,40}$/;
 
 /** Subjects share the jobs table (tenantId, id: sub_…), like uploads and idempotency claims. */
-export class SubjectStore {
-  constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
-  ) {}
-
-  async create(record: SubjectRecord): Promise<void> {
-    await this.ddb.send(new PutCommand({ TableName: this.table, Item: record, ConditionExpression: "attribute_not_exists(id)" }));
-  }
-
-  /** Only the tenant's own subjects are visible. */
-  async get(tenantId: string, id: string): Promise<SubjectRecord | null> {
-    if (!SUBJECT_ID_PATTERN.test(id)) return null;
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
-    return (out.Item as SubjectRecord | undefined) ?? null;
+export class SubjectStore extends TenantItemStore<SubjectRecord> {
+  constructor(ddb: DynamoDBDocumentClient, table: string) {
+    super(ddb, table, (id) => SUBJECT_ID_PATTERN.test(id));
   }
 
   /** Newest first, paged like generations; the cursor is opaque to callers. */
@@ -61,18 +49,6 @@ export class SubjectStore {
     );
     const last = out.LastEvaluatedKey?.id as string | undefined;
     return { items: (out.Items ?? []) as SubjectRecord[], nextCursor: last ? Buffer.from(last, "utf8").toString("base64url") : null };
-  }
-
-  /** Removes the record; false when there was none (already deleted, or another tenant's). */
-  async delete(tenantId: string, id: string): Promise<boolean> {
-    if (!SUBJECT_ID_PATTERN.test(id)) return false;
-    try {
-      await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: { tenantId, id }, ConditionExpression: "attribute_exists(id)" }));
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw e;
-    }
   }
 }
 

@@ -1,6 +1,6 @@
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { UploadContentType } from "../contracts/upload.ts";
-import { isConditionFailed } from "./conditional.ts";
+import { TenantItemStore } from "./tenant-items.ts";
 
 export interface UploadRecord {
   tenantId: string;
@@ -14,21 +14,9 @@ export interface UploadRecord {
 
 export const uploadKey = (tenantId: string, uploadId: string) => `uploads/${tenantId}/${uploadId}`;
 
-export class UploadStore {
-  constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
-  ) {}
-
-  async create(record: UploadRecord): Promise<void> {
-    await this.ddb.send(new PutCommand({ TableName: this.table, Item: record, ConditionExpression: "attribute_not_exists(id)" }));
-  }
-
-  /** Only the tenant's own uploads are visible. */
-  async get(tenantId: string, id: string): Promise<UploadRecord | null> {
-    if (!id.startsWith("upl_")) return null;
-    const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
-    return (out.Item as UploadRecord | undefined) ?? null;
+export class UploadStore extends TenantItemStore<UploadRecord> {
+  constructor(ddb: DynamoDBDocumentClient, table: string) {
+    super(ddb, table, (id) => id.startsWith("upl_"));
   }
 
   /**
@@ -47,17 +35,5 @@ export class UploadStore {
       keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
     }
     return found;
-  }
-
-  /** Removes the record; false when there was none (already deleted, expired, or another tenant's). */
-  async delete(tenantId: string, id: string): Promise<boolean> {
-    if (!id.startsWith("upl_")) return false;
-    try {
-      await this.ddb.send(new DeleteCommand({ TableName: this.table, Key: { tenantId, id }, ConditionExpression: "attribute_exists(id)" }));
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw e;
-    }
   }
 }

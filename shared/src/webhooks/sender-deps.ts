@@ -3,6 +3,7 @@ import type { WebhookSenderConfig } from "../config.ts";
 import { ApiKeyStore } from "../records/api-keys.ts";
 import { DeliveryStore } from "../records/deliveries.ts";
 import { JobStore } from "../records/jobs.ts";
+import { DeliveryPoller } from "./delivery-poller.ts";
 import type { DeliveryDeps } from "./process-delivery.ts";
 
 /** The sender's dependencies from its config: the same for the Lambda and the local loop. */
@@ -19,4 +20,16 @@ export function createDeliveryDeps(config: WebhookSenderConfig, clients: AwsClie
     localMode: config.TROUPE_LOCAL_MODE,
     log,
   };
+}
+
+/** The long-running sender loop from its config (the standalone process and the local stack). */
+export function createDeliveryPoller(config: WebhookSenderConfig, clients: AwsClients, queueUrl: string, log: DeliveryDeps["log"]): DeliveryPoller {
+  const deps = createDeliveryDeps(config, clients, log);
+  return new DeliveryPoller(deps, {
+    sqs: clients.sqs,
+    queueUrl,
+    deliveries: deps.deliveries,
+    waitTimeS: config.TROUPE_WAIT_TIME_S,
+    sweepIntervalMs: config.TROUPE_SWEEP_INTERVAL_S * 1000,
+  });
 }
