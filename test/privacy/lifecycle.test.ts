@@ -6,6 +6,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { startLocalStack, type LocalStack } from "../../local/stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { stackApi } from "../support/stack-api.ts";
 
 /**
  * Subjects, deletion and retainInputs on the whole local stack (API + a real runner process), with
@@ -34,15 +35,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
-  const res = await fetch(`${stack.apiUrl}${path}`, {
-    method: init.method ?? (init.body ? "POST" : "GET"),
-    headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-};
+const { api, finished } = stackApi(() => stack);
 
 async function upload(bytes: Buffer): Promise<string> {
   const { body } = await api("/v1/uploads", { body: { contentType: "image/png", contentLength: bytes.length } });
@@ -54,12 +47,6 @@ async function upload(bytes: Buffer): Promise<string> {
   expect((await fetch(body.uploadUrl, { method: "PUT", headers: body.headers, body: bytes })).status).toBe(200);
   return body.id;
 }
-
-const finished = (id: string) =>
-  waitFor(async () => {
-    const { body } = await api(`/v1/generations/${id}`);
-    return ["succeeded", "failed", "canceled"].includes(body.status) ? body : null;
-  }, { what: `job ${id} finished`, timeoutMs: 60_000 });
 
 const runnerEvents = (event: string) =>
   logs.filter((l) => l.startsWith("[runner-")).flatMap((l) => {

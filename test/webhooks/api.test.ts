@@ -5,6 +5,7 @@ import { referencePng } from "../support/seed-jobs.ts";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { Receiver } from "./support/receiver.ts";
+import { stackApi } from "../support/stack-api.ts";
 
 // The whole local stack (API, runner, the stack's own webhook sender), driven over HTTP.
 const OVERLAP_S = 4;
@@ -20,14 +21,7 @@ afterAll(async () => {
   await receiver.down();
 });
 
-const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
-  const res = await fetch(`${stack.apiUrl}${path}`, {
-    method: init.method ?? (init.body ? "POST" : "GET"),
-    headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-};
+const { api } = stackApi(() => stack);
 
 async function submit(webhookUrl?: string): Promise<string> {
   const png = await referencePng("#39c");

@@ -5,6 +5,7 @@ import { verifyWebhook } from "@troupe/shared/webhooks/sign";
 import { startTestStack, type TestStack } from "../support/test-stack.ts";
 import { referencePng } from "../support/seed-jobs.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { stackApi } from "../support/stack-api.ts";
 
 let stack: TestStack;
 let hooks: Server;
@@ -33,14 +34,7 @@ afterAll(async () => {
   await new Promise((r) => hooks?.close(r));
 });
 
-const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
-  const res = await fetch(`${stack.apiUrl}${path}`, {
-    method: init.method ?? (init.body ? "POST" : "GET"),
-    headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-};
+const { api, finished } = stackApi(() => stack);
 
 async function upload(bytes: Buffer): Promise<string> {
   const { body } = await api("/v1/uploads", { body: { contentType: "image/png", contentLength: bytes.length } });
@@ -48,12 +42,6 @@ async function upload(bytes: Buffer): Promise<string> {
   expect(put.status).toBe(200);
   return body.id;
 }
-
-const finished = (id: string) =>
-  waitFor(async () => {
-    const { body } = await api(`/v1/generations/${id}`);
-    return ["succeeded", "failed", "canceled"].includes(body.status) ? body : null;
-  }, { what: `job ${id} finished`, timeoutMs: 60_000 });
 
 describe("end to end on the local stack", () => {
   it("turns a submission into a PNG of the requested size behind a presigned URL", async () => {
