@@ -92,6 +92,19 @@ describe("DELETE /v1/generations/{id}", () => {
     await h.drainQueue();
   });
 
+  it("a retry after a crash between the scrub and the object deletes removes the outputs (and still reads 404)", async () => {
+    const { key, keyId } = await h.newKey();
+    const created = await h.call("POST", "/v1/generations", { key, body: job(await h.upload(key)) });
+    await succeed(keyId, created.body.id);
+    // The crash: the record was scrubbed, the objects were not yet deleted.
+    const { jobs } = h.deps.stores;
+    expect(await jobs.erase((await jobs.get(keyId, created.body.id))!, Date.now())).not.toBeNull();
+    expect(await h.countObjects(`outputs/${keyId}/${created.body.id}/`)).toBe(2);
+    expect((await h.call("DELETE", `/v1/generations/${created.body.id}`, { key })).status).toBe(404);
+    expect(await h.countObjects(`outputs/${keyId}/${created.body.id}/`)).toBe(0);
+    await h.drainQueue();
+  });
+
   it("with retainInputs false, also deletes the job's uploads; another key's delete is 404", async () => {
     const { key, keyId } = await h.newKey();
     const other = await h.newKey();

@@ -9,7 +9,7 @@ import type { UsageStore } from "@troupe/shared/records/usage";
 export interface DeleteGenerationDeps {
   s3: S3Client;
   bucket: string;
-  jobs: Pick<JobStore, "get" | "erase" | "markQuotaReleased">;
+  jobs: Pick<JobStore, "getWithTombstone" | "erase" | "markQuotaReleased">;
   usage: Pick<UsageStore, "release">;
   uploads: Pick<UploadStore, "delete">;
   now: () => number;
@@ -30,8 +30,14 @@ const MAX_ATTEMPTS = 4;
  */
 export async function deleteGeneration(deps: DeleteGenerationDeps, tenantId: string, id: string): Promise<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const job = await deps.jobs.get(tenantId, id);
+    const job = await deps.jobs.getWithTombstone(tenantId, id);
     if (!job) throw new AppError("not_found", `No generation ${id} for this key.`);
+    if (job.deletedAt) {
+      // Already deleted: reads 404 as DESIGN §2 says, but a retry after a crash between the scrub and
+      // the object deletes finishes them first (deleting what is already gone is a no-op).
+      await deletePrefix(deps.s3, deps.bucket, jobOutputsPrefix(tenantId, id));
+      throw new AppError("not_found", `No generation ${id} for this key.`);
+    }
     const erased = await deps.jobs.erase(job, deps.now());
     if (!erased) continue; // the runner moved it: read again
     await releaseQuota(deps, erased);

@@ -72,10 +72,15 @@ export class JobStore {
 
   /** The job, or null when there is none or it was deleted (a tombstone reads as absent everywhere). */
   async get(tenantId: string, id: string): Promise<JobRecord | null> {
+    const record = await this.getWithTombstone(tenantId, id);
+    return record && !record.deletedAt ? record : null;
+  }
+
+  /** The record even when it is a deleted job's tombstone (deletion's own retry needs it). */
+  async getWithTombstone(tenantId: string, id: string): Promise<JobRecord | null> {
     if (!id.startsWith("gen_")) return null;
     const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { tenantId, id }, ConsistentRead: true }));
-    const record = out.Item as JobRecord | undefined;
-    return record && !record.deletedAt ? record : null;
+    return (out.Item as JobRecord | undefined) ?? null;
   }
 
   /** Newest first; the cursor is opaque to callers. */
