@@ -210,12 +210,13 @@ async function main(): Promise<void> {
   }, HARD_CAP_MS);
   hardStop.unref();
 
-  const { values } = parseArgs({ options: { layout: { type: "string", default: "separate" } } });
+  // --http node: the SDK's node:http handler under the timed app's clients instead of undici (A/B).
+  const { values } = parseArgs({ options: { layout: { type: "string", default: "separate" }, http: { type: "string", default: "undici" } } });
   const emulators = await startBenchEmulators(values.layout as EmulatorLayout);
   const bundle = writeFixtureBundle();
   const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bundle });
   const model = await loadModelInfo(bundle);
-  const clients = createAwsClients(config);
+  const clients = createAwsClients(config, { http: values.http as "undici" | "node" });
   const deps = await createDeps(config, { clients, model, log: () => {} });
   const app = createApp(deps);
   app.get("/bench/bare", (c) => c.json({ ok: true }));

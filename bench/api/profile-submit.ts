@@ -3,6 +3,7 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/api/profile-submit.ts [--n 300] [--subjects 2]
  * Emulators run in child processes (bench/api/emulators.ts); this process runs the API and one client
  * sending submissions one at a time, then polls, then a bare route, and prints CPU ms per request of each.
+ * `--http node` puts the SDK's node:http handler under the clients instead of undici (A/B).
  */
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -18,14 +19,14 @@ import { startServer } from "../../functions/src/handlers/node.ts";
 import { writeFixtureBundle } from "../../test/api/support/fixture-bundle.ts";
 import { startBenchEmulators, type EmulatorLayout } from "./emulators.ts";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" }, only: { type: "string", default: "" } } });
+const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" }, only: { type: "string", default: "" }, http: { type: "string", default: "undici" } } });
 const n = Number(values.n);
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
 
 const emulators = await startBenchEmulators(values.layout as EmulatorLayout);
 const bundle = writeFixtureBundle();
 const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bundle });
-const clients = createAwsClients(config);
+const clients = createAwsClients(config, { http: values.http as "undici" | "node" });
 if (values.ddb === "doc") {
   // A/B: the plain document client (every call rebuilds its middleware stack), as before LeanDocumentClient.
   const plain = new DynamoDBClient({ region: config.AWS_REGION, endpoint: config.TROUPE_DYNAMODB_ENDPOINT, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestHandler: clients.ddb.config.requestHandler });

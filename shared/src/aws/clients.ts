@@ -7,6 +7,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { ResourceConfig } from "../config.ts";
 import { LeanDocumentClient } from "./lean-document-client.ts";
+import { UndiciHttpHandler } from "./undici-http-handler.ts";
 
 export interface AwsClients {
   s3: S3Client;
@@ -21,6 +22,12 @@ export interface AwsClientOptions {
    * @default 128
    */
   maxSockets?: number;
+  /**
+   * The HTTP client under the SDK: undici (less CPU per call, see undici-http-handler.ts) or the
+   * SDK's own `node:http` handler, kept for A/B benchmarks (`bench/api/profile-submit.ts --http node`).
+   * @default "undici"
+   */
+  http?: "undici" | "node";
 }
 
 /** Emulators accept any credentials; AWS uses the default provider chain. */
@@ -30,7 +37,8 @@ const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
  * One HTTP handler per client with keep-alive agents: connections (and TLS sessions on AWS) are
  * reused across calls instead of opened per call, up to `maxSockets` at once.
  */
-function keepAliveHandler(maxSockets: number): NodeHttpHandler {
+function keepAliveHandler(maxSockets: number, http: "undici" | "node" = "undici"): NodeHttpHandler | UndiciHttpHandler {
+  if (http === "undici") return new UndiciHttpHandler({ connections: maxSockets });
   const agent = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
   return new NodeHttpHandler({ httpAgent: new HttpAgent(agent), httpsAgent: new HttpsAgent(agent) });
 }
@@ -54,10 +62,11 @@ function dropLogger(client: S3Client | SQSClient | DynamoDBClient): void {
 export function createAwsClients(config: ResourceConfig, options: AwsClientOptions = {}): AwsClients {
   const region = config.AWS_REGION;
   const maxSockets = options.maxSockets ?? 128;
+  const handler = () => keepAliveHandler(maxSockets, options.http);
   const local = (endpoint: string | undefined) => (endpoint ? { endpoint, credentials: LOCAL_CREDENTIALS } : {});
   const s3 = new S3Client({
     region,
-    requestHandler: keepAliveHandler(maxSockets),
+    requestHandler: handler(),
     cacheMiddleware: true,
     ...local(config.TROUPE_S3_ENDPOINT),
     // s3rver speaks path-style only and does not compute the newer default checksums.
@@ -65,9 +74,9 @@ export function createAwsClients(config: ResourceConfig, options: AwsClientOptio
       ? { forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
       : {}),
   });
-  const sqs = new SQSClient({ region, requestHandler: keepAliveHandler(maxSockets), cacheMiddleware: true, ...local(config.TROUPE_SQS_ENDPOINT) });
+  const sqs = new SQSClient({ region, requestHandler: handler(), cacheMiddleware: true, ...local(config.TROUPE_SQS_ENDPOINT) });
   for (const client of [s3, sqs]) dropLogger(client);
-  const ddb = new LeanDocumentClient({ region, requestHandler: keepAliveHandler(maxSockets), ...local(config.TROUPE_DYNAMODB_ENDPOINT) }, dropLogger);
+  const ddb = new LeanDocumentClient({ region, requestHandler: handler(), ...local(config.TROUPE_DYNAMODB_ENDPOINT) }, dropLogger);
   return { s3, sqs, ddb };
 }
 
