@@ -10,18 +10,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GenerationSpec } from "@troupe/shared/contracts/generation";
-import { ClipTokenizer } from "@troupe/shared/tokenizer";
-import { loadBundle, releaseBundle } from "../../gpu-runner/src/bundle/load-bundle.ts";
+import { releaseBundle } from "../../gpu-runner/src/bundle/load-bundle.ts";
 import { GraphBuilder } from "../../gpu-runner/src/graph/builder.ts";
 import { SD15_CONFIG } from "../../gpu-runner/src/graph/configs/sd15.ts";
 import { buildSafetyChecker } from "../../gpu-runner/src/graph/models/safety-checker.ts";
 import { seededRandom } from "../../gpu-runner/src/graph/weights.ts";
 import { createSession } from "../../gpu-runner/src/onnx/sessions.ts";
-import { FastComposerPipeline } from "../../gpu-runner/src/pipeline/fastcomposer-pipeline.ts";
 import { checkImages } from "../../gpu-runner/src/pipeline/safety-check.ts";
 import { referencePng } from "../../test/support/seed-jobs.ts";
 import { median, round } from "./stats.ts";
+import { benchSpec, loadBenchPipeline } from "./tiny-pipeline.ts";
 
 export interface SafetyBenchRow {
   bundle: string;
@@ -40,22 +38,9 @@ export interface SafetyBenchRow {
 
 /** The tiny bundle's whole pipeline, check on: the check's share of each job. */
 export async function benchSafetyTiny(bundleDir: string, options: { size: number; steps: number; images: number; rounds: number }): Promise<SafetyBenchRow> {
-  const bundle = await loadBundle(bundleDir, { executionProvider: "cpu", intraOpThreads: 1 });
-  const tokenizer = await ClipTokenizer.fromFile(bundle.mergesPath, { vocabSize: bundle.manifest.tokens.vocabSize });
-  const pipeline = new FastComposerPipeline(bundle, tokenizer);
-  const spec: GenerationSpec = {
-    prompt: "a man img in a park",
-    negativePrompt: "",
-    subjects: [{ uploadId: "upl_a" }],
-    numImages: options.images,
-    steps: options.steps,
-    guidanceScale: 5,
-    alpha: 0.7,
-    scheduler: "ddim",
-    seed: 1,
-    width: options.size,
-    height: options.size,
-  };
+  const { bundle, pipeline } = await loadBenchPipeline(bundleDir);
+  const spec = benchSpec({ size: options.size, steps: options.steps, images: options.images });
+
   const references = [await referencePng("#36c")];
   await pipeline.generate({ spec: { ...spec, steps: 1 }, references }, { safetyPolicy: "flag" }); // warm-up
   const check: number[] = [];

@@ -14,10 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import type { GenerationSpec } from "@troupe/shared/contracts/generation";
-import { ClipTokenizer } from "@troupe/shared/tokenizer";
 import * as ort from "onnxruntime-node";
-import { loadBundle, releaseBundle } from "../../gpu-runner/src/bundle/load-bundle.ts";
+import { releaseBundle } from "../../gpu-runner/src/bundle/load-bundle.ts";
 import { GraphBuilder } from "../../gpu-runner/src/graph/builder.ts";
 import { SD15_CONFIG } from "../../gpu-runner/src/graph/configs/sd15.ts";
 import { buildImageEncoder } from "../../gpu-runner/src/graph/models/image-encoder.ts";
@@ -26,6 +24,7 @@ import { createSession } from "../../gpu-runner/src/onnx/sessions.ts";
 import { FastComposerPipeline } from "../../gpu-runner/src/pipeline/fastcomposer-pipeline.ts";
 import { preprocessReference } from "../../gpu-runner/src/pipeline/reference-image.ts";
 import { median, round } from "./stats.ts";
+import { benchSpec, loadBenchPipeline } from "./tiny-pipeline.ts";
 
 export interface SubjectPhoto {
   name: string;
@@ -76,22 +75,9 @@ async function timeEncode(encoder: ort.InferenceSession, photo: Uint8Array, size
 
 /** The tiny bundle's whole pipeline, one subject: from the photo vs from its cached embedding. */
 export async function benchSubjectCacheTiny(bundleDir: string, photo: SubjectPhoto, options: { size: number; steps: number; rounds: number }): Promise<SubjectCacheBenchRow> {
-  const bundle = await loadBundle(bundleDir, { executionProvider: "cpu", intraOpThreads: 1 });
-  const tokenizer = await ClipTokenizer.fromFile(bundle.mergesPath, { vocabSize: bundle.manifest.tokens.vocabSize });
-  const pipeline = new FastComposerPipeline(bundle, tokenizer);
-  const spec: GenerationSpec = {
-    prompt: "a man img in a park",
-    negativePrompt: "",
-    subjects: [{ uploadId: "upl_a" }],
-    numImages: 1,
-    steps: options.steps,
-    guidanceScale: 5,
-    alpha: 0.7,
-    scheduler: "ddim",
-    seed: 1,
-    width: options.size,
-    height: options.size,
-  };
+  const { bundle, pipeline } = await loadBenchPipeline(bundleDir);
+  const spec = benchSpec({ size: options.size, steps: options.steps, images: 1 });
+
   // What the worker caches: the pipeline's own embedding of the photo.
   const [embedding] = await pipeline.encodeReferences([photo.bytes]);
   const fromPhoto = { spec, references: [photo.bytes] };
