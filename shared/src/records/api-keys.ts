@@ -101,53 +101,30 @@ export class ApiKeyStore {
   }
 
   /** Sets (or, with `{}`, clears) the key's retention; objects written from then on carry it. False when there is no such key. */
-  async setRetention(keyId: string, retention: Retention): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { keyId },
-          UpdateExpression: "SET retention = :r",
-          ConditionExpression: "attribute_exists(keyId)",
-          ExpressionAttributeValues: { ":r": retention },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw e;
-    }
+  setRetention(keyId: string, retention: Retention): Promise<boolean> {
+    return this.updateExisting(keyId, "SET retention = :v", retention);
   }
 
   /** Sets the key's safety policy; jobs submitted from then on carry it. Returns false when there is no such key. */
-  async setSafetyPolicy(keyId: string, policy: SafetyPolicy): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { keyId },
-          UpdateExpression: "SET safetyPolicy = :p",
-          ConditionExpression: "attribute_exists(keyId)",
-          ExpressionAttributeValues: { ":p": policy },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw e;
-    }
+  setSafetyPolicy(keyId: string, policy: SafetyPolicy): Promise<boolean> {
+    return this.updateExisting(keyId, "SET safetyPolicy = :v", policy);
   }
 
   /** Returns false when there is no such key. Revoking twice keeps the first revocation time. */
-  async revoke(keyId: string): Promise<boolean> {
+  revoke(keyId: string): Promise<boolean> {
+    return this.updateExisting(keyId, "SET revokedAt = if_not_exists(revokedAt, :v)", new Date().toISOString());
+  }
+
+  /** One update of an existing key (`:v` is the value); false when there is no such key. */
+  private async updateExisting(keyId: string, updateExpression: string, value: unknown): Promise<boolean> {
     try {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { keyId },
-          UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :now)",
+          UpdateExpression: updateExpression,
           ConditionExpression: "attribute_exists(keyId)",
-          ExpressionAttributeValues: { ":now": new Date().toISOString() },
+          ExpressionAttributeValues: { ":v": value },
         }),
       );
       return true;
