@@ -102,7 +102,10 @@ describe("durable webhook deliveries", () => {
     const w = await settledOutbox(job);
     expect(w.state).toBe("delivered");
     expect(w.log.map((a) => a.status)).toEqual([500, 200]);
-    expect(second.events.some((e) => e.event === "webhook_delivered" && e.webhookId === `${job.id}_succeeded`)).toBe(true);
+    // The record is written before the sender logs, and its stdout arrives through a pipe: poll for the line.
+    await waitFor(() => second.events.some((e) => e.event === "webhook_delivered" && e.webhookId === `${job.id}_succeeded`), {
+      what: "the second sender's webhook_delivered line",
+    });
     const got = forJob(job);
     expect(got.map((d) => d.status)).toEqual([500, 200]);
     expect(new Set(got.map((d) => d.headers["webhook-id"])).size).toBe(1);
