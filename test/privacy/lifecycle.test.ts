@@ -72,7 +72,11 @@ describe("stored subjects on the local stack", () => {
     const first = await finished(await submit("a zorblax img in a lush garden", [{ subjectId: subject.body.id }]));
     const second = await finished(await submit("a zorblax img on a snowy mountain", [{ subjectId: subject.body.id }]));
     expect([first.status, second.status]).toEqual(["succeeded", "succeeded"]);
-    const byJob = Object.fromEntries(runnerEvents("job_succeeded").map((e) => [e.jobId, e.cachedSubjects]));
+    // The runner logs `job_succeeded` after the transition the API already shows: poll for both lines.
+    const byJob = await waitFor(() => {
+      const seen = Object.fromEntries(runnerEvents("job_succeeded").map((e) => [e.jobId, e.cachedSubjects]));
+      return first.id in seen && second.id in seen ? seen : null;
+    }, { what: "job_succeeded lines of both jobs" });
     expect(byJob[first.id]).toBe(0); // encoded and cached
     expect(byJob[second.id]).toBe(1); // decoder and image encoder skipped
     // The same seed and subject give the same image whether the embedding came from the cache or not.
@@ -108,7 +112,10 @@ describe("deletion and retention on the local stack", () => {
     expect(after.status).toBe("succeeded");
     // It let the runner go before computing the rest: the runner says where it stopped, short of the end,
     // and only then started the next job.
-    const stopped = runnerEvents("job_stopped").filter((e) => e.jobId === id);
+    const stopped = await waitFor(() => {
+      const lines = runnerEvents("job_stopped").filter((e) => e.jobId === id);
+      return lines.length ? lines : null;
+    }, { what: "the deleted job's job_stopped line" });
     expect(stopped).toEqual([expect.objectContaining({ totalSteps: 600 })]);
     expect(stopped[0].step).toBeLessThan(600);
     const started = runnerEvents("job_started").map((e) => e.jobId);
