@@ -39,7 +39,8 @@ export async function startLoggedProcess(entry: string, ready: string, env: Reco
   });
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   let done = false;
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => ((done = true), resolve(code))));
+  // "close", not "exit": it comes after the last of stdout, so `events` is complete once this settles.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => ((done = true), resolve(code))));
   await waitFor(() => {
     if (done) throw new Error(`${entry} exited before it was ready: ${stderr}`);
     return events.some((e) => e.event === ready);
