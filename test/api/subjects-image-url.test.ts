@@ -71,6 +71,20 @@ describe("POST /v1/subjects from an image URL", () => {
     await h.drainQueue();
   });
 
+  it("a job's image URL is fetched and stored once: a replay with the same Idempotency-Key stores nothing", async () => {
+    const { key, keyId } = await h.newKey();
+    fetched.length = 0;
+    const body = { prompt: "a dog img", subjects: [{ imageUrl: `${base}/a.png` }], steps: 2 };
+    const first = await h.call("POST", "/v1/generations", { key, body, headers: { "idempotency-key": "url-replay" } });
+    expect(first.status).toBe(202);
+    const again = await h.call("POST", "/v1/generations", { key, body, headers: { "idempotency-key": "url-replay" } });
+    expect(again.status).toBe(202);
+    expect(again.body.id).toBe(first.body.id);
+    expect(fetched).toEqual(["/a.png"]);
+    expect(await keysUnder(`uploads/${keyId}/`)).toHaveLength(1);
+    await h.drainQueue();
+  });
+
   it("refuses with the job subjects' codes, naming the body's field, and keeps nothing", async () => {
     const { key, keyId } = await h.newKey();
     const notImage = await h.call("POST", "/v1/subjects", { key, body: { imageUrl: `${base}/page.html` } });

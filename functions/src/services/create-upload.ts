@@ -3,7 +3,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { retentionTagging, type Retention } from "@troupe/shared/contracts/retention";
 import type { CreateUpload } from "@troupe/shared/contracts/upload";
 import { newId } from "@troupe/shared/ids";
-import { uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
+import { uploadExpiresAt, uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
 
 export interface CreateUploadDeps {
   s3: S3Client;
@@ -12,9 +12,6 @@ export interface CreateUploadDeps {
   urlTtlS: number;
   now: () => number;
 }
-
-/** Matches the bucket's lifecycle rule for uploads/ (infra storage-defaults: 7 days). */
-const UPLOAD_RECORD_TTL_S = 7 * 24 * 3600;
 
 export interface CreatedUpload {
   id: string;
@@ -40,7 +37,7 @@ export async function createUpload(deps: CreateUploadDeps, tenantId: string, bod
     contentType: body.contentType,
     contentLength: body.contentLength,
     createdAt: new Date(now).toISOString(),
-    expiresAt: Math.floor(now / 1000) + (retention.uploadsDays ? retention.uploadsDays * 24 * 3600 : UPLOAD_RECORD_TTL_S),
+    expiresAt: uploadExpiresAt(now, retention.uploadsDays),
   });
   const command = new PutObjectCommand({
     Bucket: deps.bucket,

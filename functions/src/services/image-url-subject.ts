@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { retentionTagging, type Retention } from "@troupe/shared/contracts/retention";
 import { newId } from "@troupe/shared/ids";
-import { uploadKey, type UploadRecord, type UploadStore } from "@troupe/shared/records/uploads";
+import { uploadExpiresAt, uploadKey, type UploadRecord, type UploadStore } from "@troupe/shared/records/uploads";
 import type { HostResolver } from "@troupe/shared/webhooks/webhook-url";
 import type { AppDeps } from "../deps.ts";
 import { fetchImageUrl, type FetchImageOptions, type FetchWhere } from "./fetch-image-url.ts";
@@ -14,27 +14,23 @@ export interface ImageUrlSubjectDeps {
   resolveHost: HostResolver;
   now: () => number;
   /** The key's retention: its `uploadsDays` tags the stored image as a presigned upload's PUT is tagged. */
-  retentionOf: (tenantId: string) => Promise<Retention>;
+  retention: Retention;
+  /** Awaited before anything is fetched or stored; the submit path gates on its Idempotency-Key claim, so a replay stores nothing. */
+  beforeStore?: () => Promise<void>;
   /** Test hooks: narrower address rules, shorter limits. */
   fetchOptions?: Partial<FetchImageOptions>;
 }
 
-/**
- * What the submit path passes for `imageUrl` subjects. It knows only the tenant, so the key's
- * retention is read here (one GetItem, in parallel with the fetch, and only for URL subjects).
- */
-export const imageUrlDeps = (deps: AppDeps): ImageUrlSubjectDeps => ({
+/** What the submit path and POST /v1/subjects pass for `imageUrl` inputs, with the calling key's retention. */
+export const imageUrlDeps = (deps: AppDeps, retention: Retention): ImageUrlSubjectDeps => ({
   s3: deps.clients.s3,
   bucket: deps.config.TROUPE_BUCKET,
   uploads: deps.stores.uploads,
   localMode: deps.config.TROUPE_LOCAL_MODE,
   resolveHost: deps.resolveHost,
   now: deps.now,
-  retentionOf: async (tenantId) => (await deps.stores.keys.get(tenantId))?.retention ?? {},
+  retention,
 });
-
-/** Matches the bucket's lifecycle rule for uploads/ (as create-upload.ts). */
-const UPLOAD_RECORD_TTL_S = 7 * 24 * 3600;
 
 /** The stored upload and the bytes it holds (POST /v1/subjects writes them again as the subject's own copy). */
 export interface StoredImage {
@@ -48,10 +44,9 @@ export interface StoredImage {
  * (create-upload.ts). Object first, so a record always has its object.
  */
 export async function storeImageUrl(deps: ImageUrlSubjectDeps, tenantId: string, imageUrl: string, where: FetchWhere): Promise<StoredImage> {
-  const retentionRead = deps.retentionOf(tenantId);
-  retentionRead.catch(() => undefined); // awaited below, after the fetch; never an unhandled rejection
+  await deps.beforeStore?.();
   const image = await fetchImageUrl(imageUrl, { localMode: deps.localMode, resolve: deps.resolveHost, ...deps.fetchOptions }, where);
-  const { uploadsDays } = await retentionRead;
+  const { uploadsDays } = deps.retention;
   const now = deps.now();
   const upload: UploadRecord = {
     tenantId,
@@ -59,7 +54,7 @@ export async function storeImageUrl(deps: ImageUrlSubjectDeps, tenantId: string,
     contentType: image.contentType,
     contentLength: image.bytes.byteLength,
     createdAt: new Date(now).toISOString(),
-    expiresAt: Math.floor(now / 1000) + (uploadsDays ? uploadsDays * 24 * 3600 : UPLOAD_RECORD_TTL_S),
+    expiresAt: uploadExpiresAt(now, uploadsDays),
   };
   await deps.s3.send(
     new PutObjectCommand({

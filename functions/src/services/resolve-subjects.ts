@@ -1,5 +1,4 @@
 import type { CreateGeneration } from "@troupe/shared/contracts/generation";
-import { AppError } from "@troupe/shared/errors";
 import type { UploadRecord, UploadStore } from "@troupe/shared/records/uploads";
 import { checkStoredSubject, type SubjectCheckDeps } from "./subject-checks.ts";
 import { imageUrlToUpload, type ImageUrlSubjectDeps } from "./image-url-subject.ts";
@@ -12,12 +11,12 @@ export type ResolveSubjectsDeps = UploadCheckDeps &
   SubjectCheckDeps & {
     /** With `getMany`, the records of two or more uploads are read in one call. */
     uploads: Partial<Pick<UploadStore, "getMany">>;
-    imageUrls?: ImageUrlSubjectDeps;
+    imageUrls: ImageUrlSubjectDeps;
   };
 
 /**
- * Checks one subject and returns it as it goes into the job spec. One case per kind of subject;
- * each reads only, so a refused request writes nothing.
+ * Checks one subject and returns it as it goes into the job spec. One case per kind of subject; all
+ * read only, except an image URL, which is stored as an upload (image-url-subject.ts).
  */
 async function resolveSubject(deps: ResolveSubjectsDeps, tenantId: string, subject: SubjectInput, index: number): Promise<SubjectInput> {
   if (subject.uploadId !== undefined) {
@@ -28,15 +27,9 @@ async function resolveSubject(deps: ResolveSubjectsDeps, tenantId: string, subje
     await checkStoredSubject(deps, tenantId, subject.subjectId, index);
     return subject;
   }
-  // An image URL is fetched once and kept as an upload of the tenant (the one kind that writes: see image-url-subject.ts).
-  if (subject.imageUrl !== undefined && deps.imageUrls) {
-    const { imageUrl, ...rest } = subject;
-    return { ...rest, uploadId: await imageUrlToUpload(deps.imageUrls, tenantId, imageUrl, index) };
-  }
-  throw new AppError("invalid_request", `subjects[${index}]: this API accepts an uploadId here; upload the photo with POST /v1/uploads first.`, {
-    subject: index,
-    path: ["subjects", index],
-  });
+  // The schema lets exactly one of the three through: this is an image URL, fetched once and kept as an upload.
+  const { imageUrl, ...rest } = subject;
+  return { ...rest, uploadId: await imageUrlToUpload(deps.imageUrls, tenantId, imageUrl!, index) };
 }
 
 /**

@@ -33,20 +33,28 @@ const randomSeed = () => randomInt(0, MAX_SEED);
 /** A claim younger than this without its job is a request still in flight, not a crashed one. */
 const CLAIM_IN_FLIGHT_MS = 30_000;
 
-/** Every 4xx check, reads only (a rejected request writes nothing); the subjects and the webhook host at once. */
-async function validate(deps: AppDeps, tenantId: string, body: CreateGeneration, size: { width: number; height: number }): Promise<GenerationSpec> {
+/**
+ * Every 4xx check: the subjects and the webhook host at once. Reads only, except an `imageUrl`
+ * subject, which is stored as an upload once `beforeStore` lets it (see image-url-subject.ts).
+ */
+async function validate(deps: AppDeps, key: ApiKeyRecord, body: CreateGeneration, size: { width: number; height: number }, beforeStore: () => Promise<void>): Promise<GenerationSpec> {
   // 1. Against the model, in memory: subject count (400), then the prompt as the runner parses it (422)
   checkSubjectLimit(body.subjects.length, deps.model.manifest);
   checkPrompt(body, deps.model);
   // 2. Each subject resolves (its upload exists, is this tenant's, is the image it claims), the webhook reaches a public host
-  const subjectDeps = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads, subjects: deps.stores.subjects, imageUrls: imageUrlDeps(deps) };
+  const imageUrls = { ...imageUrlDeps(deps, key.retention ?? {}), beforeStore };
+  const subjectDeps = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads, subjects: deps.stores.subjects, imageUrls };
   const [subjects] = await Promise.all([
-    resolveSubjects(subjectDeps, tenantId, body.subjects),
+    resolveSubjects(subjectDeps, key.keyId, body.subjects),
     body.webhookUrl ? checkWebhookUrl(body.webhookUrl, { localMode: deps.config.TROUPE_LOCAL_MODE, resolve: deps.resolveHost }) : undefined,
   ]);
   // 3. Normalize: every default filled in, the seed actually used
   return GenerationSpecSchema.parse({ ...body, subjects, ...size, seed: body.seed ?? randomSeed() });
 }
+
+/** Why an `imageUrl` was not stored: another request holds this Idempotency-Key (its answer is given instead). */
+const CLAIM_NOT_OURS = new Error("The Idempotency-Key is held by an earlier request.");
+const open = async () => undefined;
 
 /** What an earlier claim of the same Idempotency-Key means for this request. */
 type Replay = { kind: "job"; job: JobRecord } | { kind: "takeover"; claim: IdempotencyRecord } | null;
@@ -127,10 +135,12 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
 
   // 1. Claim the Idempotency-Key while the subjects are read. A key claimed before answers from
   //    that claim (its job, 409, or a takeover of a crashed request), whatever the checks say.
-  const [claimed, checked] = await Promise.allSettled([
-    idempotencyKey ? idempotency.claim(tenantId, idempotencyKey, requestHash, jobId, usagePeriod(new Date(now)), now) : null,
-    validate(deps, tenantId, body, size),
-  ]);
+  //    An `imageUrl` subject is stored only once this request holds the claim: a replay stores nothing.
+  const claiming = idempotencyKey ? idempotency.claim(tenantId, idempotencyKey, requestHash, jobId, usagePeriod(new Date(now)), now) : Promise.resolve(null);
+  const claimHeld = async () => {
+    if ((await claiming)?.won === false) throw CLAIM_NOT_OURS;
+  };
+  let [claimed, checked] = await Promise.allSettled([claiming, validate(deps, input.key, body, size, claimHeld)]);
   if (claimed.status === "rejected") throw claimed.reason;
   const claim = claimed.value;
   // A claim this request won is given back on a refusal or failure, so a retry starts afresh.
@@ -142,6 +152,10 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     const replay = await replayOf(deps, claim.existing, requestHash);
     if (replay?.kind === "job") return replayed(deps, replay.job);
     takeover = replay?.claim;
+    // Taking over a crashed request's claim: this request stores its image URLs after all.
+    if (checked.status === "rejected" && checked.reason === CLAIM_NOT_OURS) {
+      [checked] = await Promise.allSettled([validate(deps, input.key, body, size, open)]);
+    }
   }
   if (checked.status === "rejected") {
     await forgetOurs();

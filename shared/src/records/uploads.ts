@@ -14,6 +14,13 @@ export interface UploadRecord {
 
 export const uploadKey = (tenantId: string, uploadId: string) => `uploads/${tenantId}/${uploadId}`;
 
+/** Matches the bucket's lifecycle rule for uploads/ (infra storage-defaults: 7 days). */
+const UPLOAD_RECORD_TTL_S = 7 * 24 * 3600;
+
+/** An upload record's expiry (epoch seconds): the key's shorter retention, else the bucket's rule. */
+export const uploadExpiresAt = (nowMs: number, uploadsDays: number | undefined) =>
+  Math.floor(nowMs / 1000) + (uploadsDays ? uploadsDays * 24 * 3600 : UPLOAD_RECORD_TTL_S);
+
 export class UploadStore extends TenantItemStore<UploadRecord> {
   constructor(ddb: DynamoDBDocumentClient, table: string) {
     super(ddb, table, (id) => id.startsWith("upl_"));

@@ -16,8 +16,7 @@ export function subjectsRoutes(deps: AppDeps) {
   return createRouter()
     .openapi(createSubjectRoute, async (c) => {
       // The key is in hand: its retention tags an imageUrl's upload without another read.
-      const retention = c.get("apiKey").retention ?? {};
-      const imageUrls = { ...imageUrlDeps(deps), retentionOf: async () => retention };
+      const imageUrls = imageUrlDeps(deps, c.get("apiKey").retention ?? {});
       const record = await createSubject({ ...storage, uploads, subjects, imageUrls, now: deps.now }, c.get("tenantId"), c.req.valid("json"));
       c.header("Location", `/v1/subjects/${record.id}`);
       return c.json(present(record), 201);
