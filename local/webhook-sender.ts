@@ -1,8 +1,6 @@
 import type { AwsClients } from "@troupe/shared/aws/clients";
 import { WebhookSenderConfigSchema, loadConfig } from "@troupe/shared/config";
-import { DeliveryStore } from "@troupe/shared/records/deliveries";
 import { createDeliveryPoller } from "@troupe/shared/webhooks/sender-deps";
-import { sweepDeliveries } from "@troupe/shared/webhooks/sweep-deliveries";
 
 /**
  * The local stack's webhook sender: the same loop as `functions/src/handlers/webhooks-node.ts`
@@ -14,9 +12,6 @@ export async function startWebhookSender(clients: AwsClients, env: Record<string
   const config = loadConfig(WebhookSenderConfigSchema, env);
   const queueUrl = config.TROUPE_WEBHOOK_QUEUE_URL!;
   const poller = createDeliveryPoller(config, clients, queueUrl, (event, fields = {}) => log(`[webhooks] ${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}`));
-  const deliveries = new DeliveryStore(clients.ddb, config.TROUPE_JOBS_TABLE);
-  const resent = await sweepDeliveries({ sqs: clients.sqs, queueUrl, deliveries }, 0, Number.MAX_SAFE_INTEGER);
-  if (resent.length) log(`re-sent ${resent.length} pending webhook deliver${resent.length === 1 ? "y" : "ies"} from the last run`);
-  poller.start();
+  poller.start({ sweepAll: true });
   return { stop: () => poller.stop() };
 }

@@ -116,20 +116,19 @@ export function documentApp(app: Documented, options: DocumentOptions): void {
       ...errorResponses(413),
     },
   });
-  const documents = new Map<string, unknown>();
-  const build = (origin: string) => {
-    const doc = app.getOpenAPI31Document(config(origin));
-    fixNullableEnums(doc);
-    return doc;
-  };
-  // Built on first request per origin (a deployment has one or two); the Host header is the caller's, so the cache is capped.
+  // Built once, on first request; only `servers` follows the origin that was asked (the Host header
+  // is the caller's, so nothing is built or cached per origin).
+  let document: Record<string, unknown> | undefined;
   app.get("/openapi.json", (c) => {
-    const origin = new URL(c.req.url).origin;
-    const doc = documents.get(origin) ?? build(origin);
-    if (documents.size < 8) documents.set(origin, doc);
-    return c.json(doc as object, 200);
+    if (!document) {
+      document = app.getOpenAPI31Document(config("/")) as unknown as Record<string, unknown>;
+      fixNullableEnums(document);
+    }
+    return c.json({ ...document, servers: servers(new URL(c.req.url).origin) }, 200);
   });
 }
+
+const servers = (origin: string) => [{ url: origin, description: "The deployment that served this document" }];
 
 function config(origin: string) {
   return {
@@ -142,12 +141,13 @@ function config(origin: string) {
       // No public licence: the API is the operator's service, used under the operator's terms.
       license: { name: "Proprietary (the operator's terms)", identifier: "LicenseRef-Proprietary" },
     },
-    servers: [{ url: origin, description: "The deployment that served this document" }],
+    servers: servers(origin),
     security: bearerSecurity,
     tags: [
       { name: "uploads", description: "Reference photos: a presigned PUT per image" },
       { name: "generations", description: "Jobs: create, poll, list, cancel" },
       { name: "usage", description: "This key's usage and limits" },
+      { name: "subjects", description: "Reusable subjects: a photo kept with its cached embedding" },
       { name: "webhooks", description: "Signed job notifications and their secret" },
       { name: "health", description: "Liveness and this document" },
     ],

@@ -61,7 +61,9 @@ export class BatchedRateLimiter {
         continue;
       }
       w.pending++;
-      if (w.pending >= batch) void this.send(keyId, w);
+      // One flush in flight at a time (an outage must not pile up a callback per request); hits that
+      // arrive meanwhile go with the next flush, at the latest after the interval.
+      if (w.pending >= batch && !w.flush) void this.send(keyId, w);
       else w.timer ??= setTimeout(() => void this.send(keyId, w), this.intervalMs).unref();
       return 0;
     }

@@ -68,9 +68,9 @@ async function replayOf(deps: AppDeps, claim: IdempotencyRecord, requestHash: st
   if (claim.requestHash !== requestHash) {
     throw new AppError("idempotency_conflict", "This Idempotency-Key was used with a different request body.", { jobId: claim.jobId });
   }
-  const job = await deps.stores.jobs.get(claim.tenantId, claim.jobId);
+  const job = await deps.stores.jobs.getWithTombstone(claim.tenantId, claim.jobId);
+  if (job?.deletedAt) throw jobDeleted(claim.jobId);
   if (job) return { kind: "job", job };
-  if (await deps.stores.idempotency.jobDeleted(claim)) throw jobDeleted(claim.jobId);
   if (deps.now() - Date.parse(claim.createdAt) < CLAIM_IN_FLIGHT_MS) {
     throw new AppError("idempotency_conflict", "A request with this Idempotency-Key is still in progress; retry it in a few seconds.", { jobId: claim.jobId });
   }

@@ -74,17 +74,6 @@ export class IdempotencyStore {
     return { won: false, existing };
   }
 
-  /**
-   * Whether the claim's job was deleted since: DELETE leaves a tombstone (`deletedAt`) in this same
-   * table, which `JobStore.get` reads as absent. Read only when the job reads as absent.
-   */
-  async jobDeleted(claim: Pick<IdempotencyRecord, "tenantId" | "jobId">): Promise<boolean> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: { tenantId: claim.tenantId, id: claim.jobId }, ProjectionExpression: "deletedAt", ConsistentRead: true }),
-    );
-    return typeof out.Item?.deletedAt === "string";
-  }
-
   /** Drops our own claim (its request failed before creating the job), so a retry starts afresh. */
   async forget(tenantId: string, key: string, jobId: string): Promise<void> {
     try {

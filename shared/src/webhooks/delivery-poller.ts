@@ -30,8 +30,11 @@ export class DeliveryPoller {
     private readonly options: DeliveryPollerOptions,
   ) {}
 
-  start(): void {
-    this.loop ??= this.run();
+  /** `sweepAll`: first wake every pending delivery, due or not (the local stack after a restart: fauxqs forgot its messages). */
+  start(options: { sweepAll?: boolean } = {}): void {
+    const first = options.sweepAll ? this.sweep(0, Number.MAX_SAFE_INTEGER) : Promise.resolve();
+    // A failed first sweep is not fatal: the loop's own sweeps find the same deliveries later.
+    this.loop ??= first.catch((e: unknown) => this.deps.log("webhook_sender_error", { error: e instanceof Error ? e.message : String(e) })).then(() => this.run());
   }
 
   /** Stops receiving; attempts in flight finish (each within the POST timeout). */
@@ -82,8 +85,12 @@ export class DeliveryPoller {
 
   private async sweepIfDue(): Promise<void> {
     if (Date.now() - this.lastSweep < this.options.sweepIntervalMs) return;
+    await this.sweep(2 * this.options.sweepIntervalMs);
+  }
+
+  private async sweep(overdueMs: number, now?: number): Promise<void> {
     this.lastSweep = Date.now();
-    const woken = await sweepDeliveries(this.options, 2 * this.options.sweepIntervalMs);
+    const woken = await sweepDeliveries(this.options, overdueMs, now);
     if (woken.length) this.deps.log("webhooks_swept", { woken });
   }
 }

@@ -13,8 +13,11 @@ export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
 /** What becomes of a received message: removed, or hidden until the next attempt is due. */
 export type DeliveryAction = { kind: "delete" } | { kind: "defer"; delayS: number };
 
-/** SQS hides a message for at most 12 h; a longer wait is reached in several hops. */
-const MAX_VISIBILITY_S = 43_200;
+/**
+ * SQS hides a message for at most 12 h counted from its receipt (the attempt itself used some of
+ * that), so a hop stops short of it; a longer wait is reached in several hops.
+ */
+const MAX_VISIBILITY_S = 43_200 - 300;
 
 export const deferFor = (ms: number): DeliveryAction => ({ kind: "defer", delayS: Math.min(MAX_VISIBILITY_S, Math.max(0, Math.ceil(ms / 1000))) });
 
@@ -45,8 +48,12 @@ export async function resolveWebhookQueueUrl(sqs: SQSClient, config: Pick<Resour
 export function deliveryWaker(sqs: SQSClient, config: Pick<ResourceConfig, "TROUPE_WEBHOOK_QUEUE_URL" | "TROUPE_WEBHOOK_QUEUE_NAME">) {
   let queueUrl: Promise<string | null> | undefined;
   return async (ids: { tenantId: string; jobId: string }): Promise<void> => {
-    const url = await (queueUrl ??= resolveWebhookQueueUrl(sqs, config));
-    if (url) await enqueueDelivery(sqs, url, ids);
+    try {
+      const url = await (queueUrl ??= resolveWebhookQueueUrl(sqs, config));
+      if (url) await enqueueDelivery(sqs, url, ids);
+    } catch {
+      // The delivery is already recorded; the sweeper sends it if this wake-up is lost.
+    }
   };
 }
 

@@ -45,14 +45,15 @@ export async function processDelivery(deps: DeliveryDeps, message: DeliveryMessa
   const w = job?.webhook;
   if (!job || !w || w.state !== "pending" || !job.spec.webhookUrl) return { kind: "delete" };
 
-  // 2. Early (a duplicate message, a redelivered one, the sweeper's) or someone else's attempt in flight.
-  if (w.sendingUntil && w.sendingUntil > now) return deferFor(w.sendingUntil - now + 1000);
+  // 2. Someone else's attempt in flight: its message carries the delivery on (and reappears if that
+  //    sender dies), so this duplicate leaves. Early (a redelivered message, the sweeper's): wait.
+  if (w.sendingUntil && w.sendingUntil > now) return { kind: "delete" };
   if (w.nextAttemptAt > now + 500) return deferFor(w.nextAttemptAt - now);
 
   // 3. Claim, then send.
   const ref = { round: w.round, attempt: w.attempt };
   const claimed = await deps.deliveries.claim(job.tenantId, job.id, ref, now, deps.timeoutMs + CLAIM_SLACK_MS);
-  if (!claimed) return deferFor(1000); // moved under us: look again in a moment
+  if (!claimed) return { kind: "delete" }; // another sender claimed it (its message goes on) or the outbox moved on
   const attempt = ref.attempt + 1;
   const webhookId = `${job.id}_${w.event}`;
   const outcome = await send(deps, claimed, webhookId, now);

@@ -38,6 +38,8 @@ export function generationsRoutes(deps: AppDeps) {
       // Synchronous mode: the job as it ends, or as it stands when the wait runs out.
       const latest = await waiter.wait(job, waitS * 1000);
       c.header("Preference-Applied", `wait=${waitS}`);
+      // Deleted while the request waited: it reads 404, as everywhere else (DESIGN §2).
+      if (latest.deletedAt) throw new AppError("not_found", `No generation ${job.id} for this key.`);
       if (latest.status === "succeeded" || latest.status === "failed" || latest.status === "canceled") return c.json(await present(latest), 200);
       return c.json(await present(latest, await queueStats.current()), 202);
     })
