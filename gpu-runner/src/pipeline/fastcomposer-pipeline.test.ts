@@ -126,7 +126,13 @@ describe("FastComposerPipeline on the tiny bundle", () => {
   });
 
   it("refuses an undecodable reference with upload_invalid and a prompt mismatch with its code", async () => {
-    await expect(pipeline.generate({ spec: spec(), references: [refs[0], Buffer.from("garbage")] })).rejects.toMatchObject({ code: "upload_invalid" });
+    await expect(pipeline.generate({ spec: spec(), references: [refs[0], Buffer.from("garbage")] })).rejects.toMatchObject({ code: "upload_invalid", details: { subject: 1 } });
+    // Subject 0 from a cached embedding: the bad photo is still named as subject 1.
+    const [cached] = await pipeline.encodeReferences([refs[0]!]);
+    await expect(pipeline.generate({ spec: spec(), references: [new Uint8Array(), Buffer.from("garbage")], imageEmbeds: [cached, undefined] })).rejects.toMatchObject({
+      code: "upload_invalid",
+      details: { subject: 1 },
+    });
     await expect(pipeline.generate({ spec: spec({ prompt: "a man img" }), references: refs.slice(0, 2) })).rejects.toMatchObject({ code: "image_token_mismatch" });
     // a job over the bundle's memory budget (another bundle than the API's, mid-deploy) is refused, not run
     await expect(pipeline.generate({ spec: spec({ numImages: 3, width: 256, height: 256 }), references: refs.slice(0, 2) })).rejects.toMatchObject({ code: "invalid_request", details: { limit: "maxJobPixels" } });

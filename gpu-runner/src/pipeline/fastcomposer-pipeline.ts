@@ -42,11 +42,11 @@ export class FastComposerPipeline implements ImagePipeline {
     return `${manifest.name}-${manifest.version}-${file?.sha256.slice(0, 16) ?? "unknown"}`.replace(/[^A-Za-z0-9._-]/g, "_");
   }
 
-  async encodeReferences(references: Uint8Array[]): Promise<Float32Array[]> {
+  async encodeReferences(references: Uint8Array[], subjects: readonly number[] = references.map((_, i) => i)): Promise<Float32Array[]> {
     if (references.length === 0) return [];
     const D = this.bundle.manifest.hiddenSize;
     const size = this.bundle.manifest.imageSize;
-    const pixels = await Promise.all(references.map((bytes, i) => preprocessReference(bytes, size, i)));
+    const pixels = await Promise.all(references.map((bytes, i) => preprocessReference(bytes, size, subjects[i]!)));
     const pixelValues = new Float32Array(pixels.length * 3 * size * size);
     pixels.forEach((p, i) => pixelValues.set(p, i * p.length));
     const embeds = floats((await this.bundle.sessions.imageEncoder.run({ pixel_values: f32(pixelValues, [pixels.length, 3, size, size]) })).image_embeds);
@@ -57,7 +57,7 @@ export class FastComposerPipeline implements ImagePipeline {
   private async subjectEmbeddings(references: Uint8Array[], given: (Float32Array | undefined)[] = []): Promise<Float32Array> {
     const D = this.bundle.manifest.hiddenSize;
     const missing = references.map((_, s) => s).filter((s) => !given[s]);
-    const encoded = await this.encodeReferences(missing.map((s) => references[s]));
+    const encoded = await this.encodeReferences(missing.map((s) => references[s]!), missing);
     const out = new Float32Array(references.length * D);
     references.forEach((_, s) => {
       const embedding = given[s] ?? encoded[missing.indexOf(s)];

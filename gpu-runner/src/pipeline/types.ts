@@ -53,7 +53,8 @@ export interface GenerateOutput {
 export interface ImagePipeline {
   generate(input: GenerateInput, options?: GenerateOptions): Promise<GenerateOutput>;
   /** Decodes and encodes reference photos: one [hiddenSize] embedding each (what a stored subject caches). */
-  encodeReferences(references: Uint8Array[]): Promise<Float32Array[]>;
+  /** `subjects`: each reference's subject number, for errors (default: their positions). */
+  encodeReferences(references: Uint8Array[], subjects?: readonly number[]): Promise<Float32Array[]>;
   /** Names the image encoder's weights: a cached embedding is valid only for the same value. */
   readonly embeddingVersion: string;
 }

@@ -60,7 +60,7 @@ async function subjectEmbedding(deps: Deps, tenantId: string, subjectId: string,
   if (hit) return { embedding: asFloats(hit), cached: true };
   const photo = await read(deps, subjectImageKey(tenantId, subjectId));
   if (!photo) throw unknownSubject(subject, subjectId);
-  const [embedding] = await deps.pipeline.encodeReferences([photo]);
+  const [embedding] = await deps.pipeline.encodeReferences([photo], [subject]);
   const body = Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength);
   await deps.clients.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: cacheKey, Body: body, ContentType: "application/octet-stream" }));
   if (!(await exists(deps, subjectImageKey(tenantId, subjectId)))) {
