@@ -1,9 +1,10 @@
-import { deleteKeys, deletePrefix } from "@troupe/shared/aws/delete-objects";
+import { deletePrefix } from "@troupe/shared/aws/delete-objects";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { AppError } from "@troupe/shared/errors";
 import { releaseQuota } from "@troupe/shared/jobs/release-quota";
 import type { JobStore } from "@troupe/shared/records/jobs";
-import { uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
+import { deleteJobUploads } from "@troupe/shared/jobs/delete-job-uploads";
+import type { UploadStore } from "@troupe/shared/records/uploads";
 import type { UsageStore } from "@troupe/shared/records/usage";
 
 export interface DeleteGenerationDeps {
@@ -45,11 +46,7 @@ export async function deleteGeneration(deps: DeleteGenerationDeps, tenantId: str
     // one that stores after it sees the tombstone and removes its own.
     await deletePrefix(deps.s3, deps.bucket, jobOutputsPrefix(tenantId, id));
     // retainInputs: false: the job ended here, and the scrubbed record no longer names its uploads.
-    if (job.spec.retainInputs === false) {
-      const uploadIds = [...new Set(job.spec.subjects.flatMap((s) => (s.uploadId ? [s.uploadId] : [])))];
-      await Promise.all(uploadIds.map((u) => deps.uploads.delete(tenantId, u)));
-      await deleteKeys(deps.s3, deps.bucket, uploadIds.map((u) => uploadKey(tenantId, u)));
-    }
+    if (job.spec.retainInputs === false) await deleteJobUploads(deps, tenantId, job.spec);
     return;
   }
   throw new AppError("internal_error", `Generation ${id} kept changing while deleting; retry.`);
