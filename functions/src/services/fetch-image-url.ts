@@ -4,7 +4,7 @@ import { isIP, type LookupFunction } from "node:net";
 import { MAX_UPLOAD_BYTES, UPLOAD_CONTENT_TYPES, type UploadContentType } from "@troupe/shared/contracts/upload";
 import { AppError, UploadInvalidError } from "@troupe/shared/errors";
 import { isLoopbackAddress, isPublicAddress } from "@troupe/shared/webhooks/ip-ranges";
-import type { HostResolver } from "@troupe/shared/webhooks/webhook-url";
+import { LOCAL_NAMES, PRIVATE_NAMES, type HostResolver } from "@troupe/shared/webhooks/webhook-url";
 import { MAGIC_BYTES, matchesMagic } from "./image-magic.ts";
 
 /**
@@ -38,9 +38,6 @@ export interface FetchWhere {
   subject?: number;
   path: (string | number)[];
 }
-
-const LOCAL_NAMES = [/^localhost$/, /\.localhost$/];
-const PRIVATE_NAMES = [/\.local$/, /\.internal$/, /^metadata$/, /^instance-data$/, /\.home\.arpa$/];
 
 /** The field as a person reads it: `subjects[0].imageUrl`, or `imageUrl`. */
 const field = (where: FetchWhere) => where.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");

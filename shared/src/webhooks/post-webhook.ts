@@ -1,3 +1,5 @@
+import type { LookupFunction } from "node:net";
+import { Agent, fetch } from "undici";
 import { honoursRetryAfter, parseRetryAfter } from "./schedule.ts";
 import type { WebhookHeaders } from "./sign.ts";
 
@@ -14,13 +16,16 @@ export interface PostOutcome {
 
 /**
  * One POST of a signed delivery. Redirects are not followed (the target was checked, a redirect's
- * target was not); any 2xx is success; the body is discarded unread.
+ * target was not); any 2xx is success; the body is discarded unread. `lookup` is the connection's
+ * DNS step (webhookConnectLookup: the address rules again, at connect time).
  */
-export async function postWebhook(url: string, headers: WebhookHeaders, body: string, timeoutMs: number): Promise<PostOutcome> {
+export async function postWebhook(url: string, headers: WebhookHeaders, body: string, timeoutMs: number, lookup?: LookupFunction): Promise<PostOutcome> {
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
+  const dispatcher = new Agent({ connect: { lookup } });
   try {
     const res = await fetch(url, {
+      dispatcher,
       method: "POST",
       headers: { "content-type": "application/json", "user-agent": "troupe-webhooks/1", ...headers },
       body,
@@ -36,6 +41,8 @@ export async function postWebhook(url: string, headers: WebhookHeaders, body: st
   } catch (e) {
     const reason = e instanceof Error && e.name === "TimeoutError" ? `no response within ${timeoutMs} ms` : describeFetchError(e);
     return { ok: false, status: null, durationMs: elapsed(), error: reason };
+  } finally {
+    void dispatcher.close();
   }
 }
 

@@ -7,7 +7,7 @@ import { deferFor, type DeliveryAction, type DeliveryMessage } from "./delivery-
 import { postWebhook, type PostOutcome } from "./post-webhook.ts";
 import { nextDelayMs } from "./schedule.ts";
 import { signWebhook } from "./sign.ts";
-import { checkWebhookUrl, dnsResolver, type HostResolver } from "./webhook-url.ts";
+import { checkWebhookUrl, dnsResolver, webhookConnectLookup, type HostResolver } from "./webhook-url.ts";
 
 export interface DeliveryDeps {
   jobs: Pick<JobStore, "get">;
@@ -90,8 +90,9 @@ export async function processDelivery(deps: DeliveryDeps, message: DeliveryMessa
 async function send(deps: DeliveryDeps, job: NonNullable<Awaited<ReturnType<DeliveryDeps["jobs"]["get"]>>>, webhookId: string, now: number): Promise<PostOutcome> {
   const url = job.spec.webhookUrl!;
   // Checked at every attempt: the host's DNS may have moved to a private address since submission.
+  const rules = { localMode: deps.localMode, resolve: deps.resolve ?? dnsResolver };
   try {
-    await checkWebhookUrl(url, { localMode: deps.localMode, resolve: deps.resolve ?? dnsResolver });
+    await checkWebhookUrl(url, rules);
   } catch (e) {
     return { ok: false, status: null, durationMs: 0, error: `refused: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -99,5 +100,5 @@ async function send(deps: DeliveryDeps, job: NonNullable<Awaited<ReturnType<Deli
   if (!key) return { ok: false, status: null, durationMs: 0, error: "the API key no longer exists" };
   const body = JSON.stringify(await presentJob(job, { s3: deps.s3, bucket: deps.bucket, urlTtlS: deps.outputUrlTtlS, now }));
   const headers = signWebhook(liveWebhookSecrets(key, now), webhookId, body, Math.floor(now / 1000));
-  return postWebhook(url, headers, body, deps.timeoutMs);
+  return postWebhook(url, headers, body, deps.timeoutMs, webhookConnectLookup(rules));
 }

@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 import { AppError } from "../errors.ts";
 import { isLoopbackAddress, isPublicAddress } from "./ip-ranges.ts";
 
@@ -19,17 +19,17 @@ export interface WebhookUrlOptions {
   resolve: HostResolver;
 }
 
-/** Names that always mean this machine, the local network or a cloud metadata service. */
-const LOCAL_NAMES = [/^localhost$/, /\.localhost$/];
-const PRIVATE_NAMES = [/\.local$/, /\.internal$/, /^metadata$/, /^instance-data$/, /\.home\.arpa$/];
+/** Names that always mean this machine, the local network or a cloud metadata service (webhooks and image URLs). */
+export const LOCAL_NAMES = [/^localhost$/, /\.localhost$/];
+export const PRIVATE_NAMES = [/\.local$/, /\.internal$/, /^metadata$/, /^instance-data$/, /\.home\.arpa$/];
 
 const invalid = (message: string) =>
   new AppError("invalid_request", message, [{ code: "custom", path: ["webhookUrl"], message }]);
 
 /**
  * A webhook URL must be https and reach a public host, checked on the literal and again on every
- * address its name resolves to (so `evil.example → 127.0.0.1` is refused too). The sender should
- * repeat the address check at delivery time, since DNS can change in between.
+ * address its name resolves to (so `evil.example → 127.0.0.1` is refused too). The sender repeats
+ * it at every attempt and again at connect time (`webhookConnectLookup`), since DNS can change in between.
  */
 export async function checkWebhookUrl(raw: string, options: WebhookUrlOptions): Promise<void> {
   let url: URL;
@@ -64,4 +64,30 @@ export async function checkWebhookUrl(raw: string, options: WebhookUrlOptions): 
   }
   if (addresses.length === 0) throw invalid(`webhookUrl host ${host} does not resolve.`);
   if (!addresses.every(allowed)) throw invalid(`webhookUrl host ${host} resolves to a private, loopback or link-local address.`);
+}
+
+/**
+ * The socket's own DNS step for a webhook POST: resolves again and refuses a disallowed address
+ * right before connecting, so a name checked a moment earlier cannot be re-pointed at a private
+ * address (DNS rebinding). IP literals never reach a lookup; `checkWebhookUrl` already judged them.
+ */
+export function webhookConnectLookup(options: WebhookUrlOptions): LookupFunction {
+  const allowed = (ip: string) => isPublicAddress(ip) || (options.localMode && isLoopbackAddress(ip));
+  return (hostname, lookupOptions, callback) => {
+    const host = hostname.toLowerCase().replace(/\.$/, "");
+    const resolved = LOCAL_NAMES.some((re) => re.test(host)) ? Promise.resolve(["127.0.0.1"]) : options.resolve(host);
+    resolved.then(
+      (addresses) => {
+        const bad = addresses.find((ip) => !allowed(ip));
+        if (bad || !addresses.length) {
+          const error = Object.assign(new Error(`webhook host ${host} resolves to ${bad ?? "nothing"}, which is not allowed`), { code: "EADDRNOTALLOWED" });
+          return callback(error, "", 4);
+        }
+        const entries = addresses.map((address) => ({ address, family: isIP(address) }));
+        if ((lookupOptions as { all?: boolean }).all) (callback as unknown as (e: null, a: typeof entries) => void)(null, entries);
+        else callback(null, entries[0]!.address, entries[0]!.family);
+      },
+      (e: unknown) => callback(Object.assign(e instanceof Error ? e : new Error(String(e)), { code: "ENOTFOUND" }), "", 4),
+    );
+  };
 }
