@@ -57,7 +57,6 @@ export const RunnerConfigSchema = ResourceConfigSchema.extend({
   TROUPE_SWEEP_INTERVAL_S: int(1, 3600).default(30),
   TROUPE_SHUTDOWN_GRACE_S: int(0, 3600).default(30),
   TROUPE_WAIT_TIME_S: int(0, 20).default(20),
-  TROUPE_OUTPUT_URL_TTL_S: int(60, 7 * 24 * 3600).default(3600),
   TROUPE_INTRA_OP_THREADS: int(0, 256).default(0),
 });
 

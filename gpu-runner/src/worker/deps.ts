@@ -24,11 +24,8 @@ export interface WorkerDeps {
   webhooks: WebhookSender;
   visibilityTimeoutS: number;
   progressIntervalMs: number;
-  outputUrlTtlS: number;
   /** Scale-in protection while a job runs (ECS), or none. */
   protection: TaskProtection;
-  /** TROUPE_LOCAL_MODE: http and loopback webhook receivers allowed. */
-  webhookLocalMode: boolean;
   log: Log;
 }
 

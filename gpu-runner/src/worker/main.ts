@@ -34,8 +34,6 @@ async function main(): Promise<void> {
     webhooks: new WebhookSender({ sqs: clients.sqs, queueUrl: await resolveWebhookQueueUrl(clients.sqs, config), log }),
     visibilityTimeoutS: config.TROUPE_VISIBILITY_TIMEOUT_S,
     progressIntervalMs: config.TROUPE_PROGRESS_INTERVAL_MS,
-    outputUrlTtlS: config.TROUPE_OUTPUT_URL_TTL_S,
-    webhookLocalMode: config.TROUPE_LOCAL_MODE,
     // Longer than any job; renewed per job, so a dead runner's protection lapses by itself.
     protection: ecsTaskProtection(process.env.ECS_AGENT_URI, 60, log),
     log,
