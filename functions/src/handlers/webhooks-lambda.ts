@@ -26,18 +26,19 @@ interface BatchResponse {
 const OVERDUE_MS = 10 * 60_000;
 
 const config = loadConfig(WebhookSenderConfigSchema);
+// Required at start: without it a deferral could not be applied and every message would churn to the DLQ.
+if (!config.TROUPE_WEBHOOK_QUEUE_URL) throw new Error("TROUPE_WEBHOOK_QUEUE_URL is required: the URL of the webhooks queue.");
+const queueUrl = config.TROUPE_WEBHOOK_QUEUE_URL;
 const clients = createAwsClients(config);
 const log = (event: string, fields: Record<string, unknown> = {}) => process.stdout.write(`${JSON.stringify({ service: "webhooks", event, ...fields })}\n`);
 const deps = createDeliveryDeps(config, clients, log);
 
 export async function handler(event: SqsEvent | ScheduledEvent): Promise<BatchResponse | { woken: number }> {
   if (!("Records" in event)) {
-    if (!config.TROUPE_WEBHOOK_QUEUE_URL) throw new Error("TROUPE_WEBHOOK_QUEUE_URL is required: the URL of the webhooks queue.");
-    const woken = await sweepDeliveries({ sqs: clients.sqs, queueUrl: config.TROUPE_WEBHOOK_QUEUE_URL, deliveries: deps.deliveries }, OVERDUE_MS);
+    const woken = await sweepDeliveries({ sqs: clients.sqs, queueUrl, deliveries: deps.deliveries }, OVERDUE_MS);
     if (woken.length) log("webhooks_swept", { woken });
     return { woken: woken.length };
   }
-  const queueUrl = config.TROUPE_WEBHOOK_QUEUE_URL;
   const failures: { itemIdentifier: string }[] = [];
   await Promise.all(
     event.Records.map(async (r) => {
@@ -45,7 +46,7 @@ export async function handler(event: SqsEvent | ScheduledEvent): Promise<BatchRe
       try {
         const action = message ? await processDelivery(deps, message) : ({ kind: "delete" } as const);
         if (action.kind === "defer") {
-          if (queueUrl) await applyAction(clients.sqs, queueUrl, r.receiptHandle, action);
+          await applyAction(clients.sqs, queueUrl, r.receiptHandle, action);
           failures.push({ itemIdentifier: r.messageId });
         }
       } catch (e) {
