@@ -37,7 +37,7 @@ const AWS_LIKE_DELAY_MS = 5;
 const AWS_LIKE_REQUESTS = 60;
 /** Requests per kind in the round-trip count (the first of each runs with a cold key cache). */
 const COUNTED = 20;
-const WARMUP = 24;
+const WARMUP = 300;
 const PHASE_CAP_MS = 60_000;
 const HARD_CAP_MS = 240_000;
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");

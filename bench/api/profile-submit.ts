@@ -2,7 +2,8 @@
  * A small driver of the API's hot path for profiling, not part of `npm run bench:api`:
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/api/profile-submit.ts [--n 300] [--subjects 2]
  * Emulators run in child processes (bench/api/emulators.ts); this process runs the API and one client
- * sending submissions one at a time, then polls, then a bare route, and prints CPU ms per request of each.
+ * sending submissions one at a time (or `--concurrency` at once), then polls, then a bare route, and prints CPU ms per request of each.
+ * `--concurrency 8` runs that many clients at once (the bench's loaded phase).
  * `--http node` puts the SDK's node:http handler under the clients instead of undici (A/B).
  */
 import { rmSync } from "node:fs";
@@ -19,7 +20,7 @@ import { startServer } from "../../functions/src/handlers/node.ts";
 import { writeFixtureBundle } from "../../test/api/support/fixture-bundle.ts";
 import { startBenchEmulators, type EmulatorLayout } from "./emulators.ts";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" }, only: { type: "string", default: "" }, http: { type: "string", default: "undici" } } });
+const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" }, only: { type: "string", default: "" }, concurrency: { type: "string", default: "1" }, http: { type: "string", default: "undici" } } });
 const n = Number(values.n);
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
 
@@ -65,7 +66,11 @@ try {
     for (let i = 0; i < 20; i++) await send();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) await send();
+    let issued = 0;
+    const client = async () => {
+      while (issued++ < n) await send();
+    };
+    await Promise.all(Array.from({ length: Number(values.concurrency) }, client));
     const u = process.cpuUsage(cpu0);
     results[name] = (u.user + u.system) / 1000 / n;
     console.log(`${name}: ${results[name].toFixed(3)} ms CPU, ${((performance.now() - t0) / n).toFixed(2)} ms wall per request`);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { redispatchPending } from "@troupe/shared/jobs/dispatch";
 import { createApp } from "../../functions/src/app.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { startHarness, type Harness } from "./support/harness.ts";
@@ -108,25 +107,23 @@ describe("rate limit", () => {
 });
 
 describe("failures on our side", () => {
-  it("keeps a job whose message could not be sent, for the sweeper, and says so with a 500", async () => {
-    const { key, keyId } = await h.newKey();
+  it("records nothing when the message cannot be sent: a 500, the quota and the Idempotency-Key given back, a retry succeeds", async () => {
+    const { key, keyId } = await h.newKey({ monthlyImages: 1 });
     const photo = await h.upload(key);
     const broken = createApp({ ...h.deps, queueUrl: `${h.t.env.TROUPE_SQS_ENDPOINT}/000000000000/no-such-queue` });
-    const res = await broken.request("/v1/generations", {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify(dog(photo)),
-    });
+    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": "queue-down" };
+    const res = await broken.request("/v1/generations", { method: "POST", headers, body: JSON.stringify(dog(photo)) });
     expect(res.status).toBe(500);
-    const body = (await res.json()) as { error: { code: string; details: { jobId: string } } };
-    expect(body.error.code).toBe("internal_error");
-    const record = await h.deps.stores.jobs.get(keyId, body.error.details.jobId);
-    expect(record).toMatchObject({ status: "queued" });
-    expect(record?.dispatchedAt).toBeUndefined();
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error).toMatchObject({ code: "internal_error", message: expect.stringContaining("retry the request") });
+    expect(await h.countJobs(keyId)).toBe(0);
+    expect((await h.call("GET", "/v1/usage", { key })).body.images).toEqual({ used: 0, limit: 1, reserved: 0 });
 
-    const sent = await redispatchPending({ sqs: h.t.clients.sqs, queueUrl: h.deps.queueUrl, jobs: h.deps.stores.jobs });
-    expect(sent).toContain(record!.id);
-    expect((await h.drainQueue()).map((m) => m.jobId)).toContain(record!.id);
+    // The same request again, with the queue back: the quota's one image and the key are free.
+    const again = await h.call("POST", "/v1/generations", { key, headers: { "idempotency-key": "queue-down" }, body: dog(photo) });
+    expect(again.status).toBe(202);
+    expect((await h.drainQueue()).map((m) => m.jobId)).toEqual([again.body.id]);
+    expect(await h.deps.stores.jobs.get(keyId, again.body.id)).toMatchObject({ status: "queued", dispatchedAt: expect.any(String) });
   });
 
   it("masks unexpected errors as internal_error and logs them redacted", async () => {

@@ -3,7 +3,7 @@ import { GenerationSpecSchema, MAX_SEED, type CreateGeneration, type GenerationS
 import { safetyPolicyOf } from "@troupe/shared/contracts/safety";
 import { AppError } from "@troupe/shared/errors";
 import { newId } from "@troupe/shared/ids";
-import { dispatchJob, sendCreatedJob } from "@troupe/shared/jobs/dispatch";
+import { dispatchJob, sendJobMessage } from "@troupe/shared/jobs/dispatch";
 import type { ApiKeyRecord } from "@troupe/shared/records/api-keys";
 import { hashRequest, type IdempotencyRecord } from "@troupe/shared/records/idempotency";
 import { usagePeriod } from "@troupe/shared/records/usage";
@@ -33,22 +33,30 @@ const randomSeed = () => randomInt(0, MAX_SEED);
 /** A claim younger than this without its job is a request still in flight, not a crashed one. */
 const CLAIM_IN_FLIGHT_MS = 30_000;
 
+/** The checks against the model, in memory: subject count (400), then the prompt as the runner parses it (422). Returns the refusal. */
+function refusalByModel(deps: AppDeps, body: CreateGeneration): unknown {
+  try {
+    checkSubjectLimit(body.subjects.length, deps.model.manifest);
+    checkPrompt(body, deps.model);
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
 /**
- * Every 4xx check: the subjects and the webhook host at once. Reads only, except an `imageUrl`
- * subject, which is stored as an upload once `beforeStore` lets it (see image-url-subject.ts).
+ * The 4xx checks that read storage: the subjects and the webhook host at once. Reads only, except an
+ * `imageUrl` subject, which is stored as an upload once `beforeStore` lets it (see image-url-subject.ts).
  */
 async function validate(deps: AppDeps, key: ApiKeyRecord, body: CreateGeneration, size: { width: number; height: number }, beforeStore: () => Promise<void>): Promise<GenerationSpec> {
-  // 1. Against the model, in memory: subject count (400), then the prompt as the runner parses it (422)
-  checkSubjectLimit(body.subjects.length, deps.model.manifest);
-  checkPrompt(body, deps.model);
-  // 2. Each subject resolves (its upload exists, is this tenant's, is the image it claims), the webhook reaches a public host
+  // Each subject resolves (its upload exists, is this tenant's, is the image it claims), the webhook reaches a public host
   const imageUrls = { ...imageUrlDeps(deps, key.retention ?? {}), beforeStore };
   const subjectDeps = { s3: deps.clients.s3, bucket: deps.config.TROUPE_BUCKET, uploads: deps.stores.uploads, subjects: deps.stores.subjects, imageUrls };
   const [subjects] = await Promise.all([
     resolveSubjects(subjectDeps, key.keyId, body.subjects),
     body.webhookUrl ? checkWebhookUrl(body.webhookUrl, { localMode: deps.config.TROUPE_LOCAL_MODE, resolve: deps.resolveHost }) : undefined,
   ]);
-  // 3. Normalize: every default filled in, the seed actually used
+  // Normalize: every default filled in, the seed actually used
   return GenerationSpecSchema.parse({ ...body, subjects, ...size, seed: body.seed ?? randomSeed() });
 }
 
@@ -109,19 +117,24 @@ async function replayed(deps: AppDeps, job: JobRecord): Promise<SubmitOutput> {
 
 /**
  * POST /v1/generations. Storage round trips, in order (two subjects, Idempotency-Key, warm key cache):
- *   1. Idempotency-Key claim (conditional: one job per key) ‖ the subjects' upload records (one
- *      BatchGetItem) ‖ each subject's first bytes
- *      ‖ the webhook host (DNS)
- *   2. quota reservation            (conditional: never over the limit)
- *   3. job record, holding its dispatch lease   (conditional on a new id)
- *   4. queue message
- * then, after the answer, the `dispatchedAt` mark. A refusal (4xx) or a failure gives back what this
- * request wrote (its claim, its reservation) before answering. A crash between steps leaves: after 1,
- * a claim without a job, which a retry with the same key takes over once it is 30 s old (reserving
- * anew: at worst a reservation is lost, never one too many); after 2, a reservation without a job
- * (counted against the month); after 3, a queued job the sweeper sends once its lease lapses (60 s),
- * or the local stack at start; after 4, a sent job without its mark, which the sweeper may send
- * again: the runner's conditional claim makes the duplicate harmless.
+ *   1. Idempotency-Key claim (conditional: one job per key) ‖ quota reservation (conditional: never
+ *      over the limit) ‖ the subjects' upload records (one BatchGetItem) ‖ each subject's first
+ *      bytes ‖ the webhook host (DNS)
+ *   2. queue message
+ *   3. job record, marked dispatched   (conditional on a new id)
+ * and nothing after the answer. A refusal (4xx) or a failure gives back what this request wrote (its
+ * claim, its reservation) before answering; a replay gives its reservation back and answers from the
+ * claim. The reservation runs beside the checks, so for the few milliseconds until a refused request
+ * gives its reservation back, a concurrent one at the quota's edge may see the quota full: a refused
+ * reservation is tried once more after the checks (see below), and never is one too many admitted.
+ *
+ * The message goes before the record, so a recorded job always has its message: nothing needs marking
+ * after the answer, and no sweeper has to guess whether a job in a long backlog was ever sent. A runner
+ * that receives the message before the record lands waits for it (gpu-runner handle-message.ts). A
+ * crash between steps leaves: after 1, a claim without a job, which a retry with the same key takes
+ * over once it is 30 s old (reserving anew), and a reservation without a job (counted against the
+ * month, never one too many); after 2, also a message without a record, which runners drop once it
+ * is older than any request can live (RECORD_GRACE_MS); after 3, nothing.
  */
 export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promise<SubmitOutput> {
   const tenantId = input.key.keyId;
@@ -132,25 +145,46 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
   const now = deps.now();
   const jobId = newId("gen", now);
   const { idempotency, usage, jobs } = deps.stores;
+  const reserve = () => reserveQuota(usage, tenantId, body.numImages, input.key.monthlyImages, now);
 
-  // 1. Claim the Idempotency-Key while the subjects are read. A key claimed before answers from
-  //    that claim (its job, 409, or a takeover of a crashed request), whatever the checks say.
+  // 1. Claim the Idempotency-Key and reserve quota while the subjects are read. A key claimed before
+  //    answers from that claim (its job, 409, or a takeover of a crashed request), whatever the checks say.
   //    An `imageUrl` subject is stored only once this request holds the claim: a replay stores nothing.
   const claiming = idempotencyKey ? idempotency.claim(tenantId, idempotencyKey, requestHash, jobId, usagePeriod(new Date(now)), now) : Promise.resolve(null);
   const claimHeld = async () => {
     if ((await claiming)?.won === false) throw CLAIM_NOT_OURS;
   };
-  let [claimed, checked] = await Promise.allSettled([claiming, validate(deps, input.key, body, size, claimHeld)]);
-  if (claimed.status === "rejected") throw claimed.reason;
+  // A request the model refuses reserves nothing and reads no subject (the claim still answers first).
+  const refused = refusalByModel(deps, body);
+  const checking = refused ? Promise.reject(refused) : validate(deps, input.key, body, size, claimHeld);
+  let [claimed, checked, reserved] = await Promise.allSettled([claiming, checking, refused ? Promise.reject(refused) : reserve()]);
+  // The reserved period; given back at most once, quietly (a lost give-back counts against the month, never one too many).
+  let period = reserved.status === "fulfilled" ? reserved.value : undefined;
+  const unreserve = async () => {
+    const p = period;
+    period = undefined;
+    if (p) await usage.unreserve(tenantId, p, body.numImages).catch(() => undefined);
+  };
+  if (claimed.status === "rejected") {
+    await unreserve();
+    throw claimed.reason;
+  }
   const claim = claimed.value;
   // A claim this request won is given back on a refusal or failure, so a retry starts afresh.
   const forgetOurs = async () => {
     if (claim?.won && idempotencyKey) await idempotency.forget(tenantId, idempotencyKey, jobId).catch(() => undefined);
   };
+  const giveBack = () => Promise.all([unreserve(), forgetOurs()]);
   let takeover: IdempotencyRecord | undefined;
   if (claim && !claim.won) {
-    const replay = await replayOf(deps, claim.existing, requestHash);
-    if (replay?.kind === "job") return replayed(deps, replay.job);
+    const replay = await replayOf(deps, claim.existing, requestHash).catch(async (e: unknown) => {
+      await unreserve();
+      throw e;
+    });
+    if (replay?.kind === "job") {
+      await unreserve();
+      return replayed(deps, replay.job);
+    }
     takeover = replay?.claim;
     // Taking over a crashed request's claim: this request stores its image URLs after all.
     if (checked.status === "rejected" && checked.reason === CLAIM_NOT_OURS) {
@@ -158,40 +192,48 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     }
   }
   if (checked.status === "rejected") {
-    await forgetOurs();
+    await giveBack();
     throw checked.reason;
   }
   const spec = checked.value;
-
-  // 2. Reserve quota.
-  let quotaPeriod: string;
-  try {
-    quotaPeriod = await reserveQuota(usage, tenantId, spec.numImages, input.key.monthlyImages, now);
-  } catch (e) {
-    await forgetOurs();
-    throw e;
+  // A full quota may only look full: a concurrent request's reservation that its refusal is about to
+  // give back. The checks passed, so this request asks once more before it answers 429.
+  if (reserved.status === "rejected") {
+    [reserved] = await Promise.allSettled([isQuotaExceeded(reserved.reason) ? reserve() : Promise.reject(reserved.reason)]);
+    if (reserved.status === "rejected") {
+      await forgetOurs();
+      throw reserved.reason;
+    }
+    period = reserved.value;
   }
-  const unreserve = () => usage.unreserve(tenantId, quotaPeriod, spec.numImages).catch(() => undefined);
-  const job: JobRecord & { dispatchingAt: number } = {
+  const job: JobRecord = {
     tenantId,
     id: takeover?.jobId ?? jobId,
     status: "queued",
     spec,
     createdAt: new Date(now).toISOString(),
     progress: { step: 0, totalSteps: spec.steps * spec.numImages },
-    quotaPeriod,
+    quotaPeriod: reserved.value,
     // The key's policy now: the job is judged by it even if the key's policy changes before it runs.
     safetyPolicy: safetyPolicyOf(input.key),
-    // The dispatch lease, written with the job: this request sends its message, and nobody else until it lapses.
-    dispatchingAt: Date.now(),
+    // Written with the record because the message is already out (step 2).
+    dispatchedAt: new Date().toISOString(),
   };
 
-  // 3. Record the job; give the reservation and the claim back if that fails.
+  // 2. Send the message; on a failure nothing is recorded, so the request is simply retried.
+  try {
+    await sendJobMessage({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl }, job);
+  } catch (e) {
+    await giveBack();
+    throw new AppError("internal_error", "The job could not be queued; retry the request.", { cause: e instanceof Error ? e.name : "unknown" });
+  }
+
+  // 3. Record the job; give the reservation and the claim back if that fails (the message alone is dropped by runners).
   let created: boolean;
   try {
     created = await jobs.create(job);
   } catch (e) {
-    await Promise.all([unreserve(), forgetOurs()]);
+    await giveBack();
     throw e;
   }
   if (!created) {
@@ -201,11 +243,7 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     await forgetOurs();
     throw new AppError("internal_error", "The job could not be recorded; retry the request.");
   }
-
-  // 4. Send the message (the record is written, so a failure here is recovered by the sweeper).
-  //    The `dispatchedAt` mark is left running after the answer: see sendCreatedJob for why that is safe.
-  await sendCreatedJob({ sqs: deps.clients.sqs, queueUrl: deps.queueUrl, jobs }, job).catch((e: unknown) => {
-    throw notQueuedYet(job.id, e);
-  });
   return { job, replayed: false };
 }
+
+const isQuotaExceeded = (e: unknown) => e instanceof AppError && e.code === "quota_exceeded";

@@ -44,8 +44,9 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
   // 2. Claim the job: queued → running, or take over a `running` job whose runner's lease lapsed.
   // One conditional write on the common path; the record is read only when the claim is refused.
   const leaseMs = deps.visibilityTimeoutS * 1000;
-  const running = await deps.jobs.claim(tenantId, jobId, Date.now(), leaseMs);
-  if (!running) return settleRefusedClaim(deps, tenantId, jobId, receipt, deleteMessage);
+  const claimed = await claimOnceRecorded(deps, parsed.message, leaseMs);
+  if (!claimed.running) return settleRefusedClaim(deps, claimed.stored, parsed.message, receipt, deleteMessage);
+  const running = claimed.running;
   if (running.cancelRequested) return finishCanceled(deps, running, deleteMessage);
 
   // The lease is renewed before the message's visibility, so the message never reappears while the lease holds.
@@ -139,13 +140,50 @@ const safetyCounts = (job: JobRecord) => ({
 });
 
 /**
+ * The API sends a job's message before it writes the record (functions submit-generation.ts), so a
+ * runner can be handed the message a few milliseconds before the record exists. Such a claim is
+ * tried again over about 1.5 s; the common path stays one conditional write.
+ */
+const RECORD_WAITS_MS = [25, 50, 100, 200, 400, 800];
+/**
+ * Past this age a message without a record is an orphan (its request failed or died between sending
+ * and recording, never to write it: no request lives this long, the API Lambda's timeout is 75 s).
+ */
+export const RECORD_GRACE_MS = 120_000;
+
+type Claimed = { running: JobRecord; stored?: never } | { running: null; stored: JobRecord | null };
+
+async function claimOnceRecorded(deps: WorkerDeps, message: QueueMessage, leaseMs: number): Promise<Claimed> {
+  const { tenantId, jobId } = message;
+  for (let attempt = 0; ; attempt++) {
+    const running = await deps.jobs.claim(tenantId, jobId, Date.now(), leaseMs);
+    if (running) return { running };
+    const stored = await deps.jobs.getWithTombstone(tenantId, jobId);
+    const wait = RECORD_WAITS_MS[attempt];
+    if (stored || wait === undefined || !recordMayFollow(message)) return { running: null, stored };
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+const recordMayFollow = (message: QueueMessage) => Date.now() - Date.parse(message.enqueuedAt) < RECORD_GRACE_MS;
+
+/**
  * The claim was refused. A finished job's message is dropped (after completing what a crash may have
  * left: the usage record of a success, the give-back of a failure). A job another runner holds a live
  * lease on got a duplicate message: it is hidden until the lease would lapse, never deleted, so if
  * that runner dies this message redoes the job, and if it finishes the next delivery is dropped.
+ * A message whose record has not appeared is looked at again once its request can no longer write
+ * it (RECORD_GRACE_MS), and dropped then if it is still alone.
  */
-async function settleRefusedClaim(deps: WorkerDeps, tenantId: string, jobId: string, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
-  const record = await deps.jobs.get(tenantId, jobId);
+async function settleRefusedClaim(deps: WorkerDeps, stored: JobRecord | null, message: QueueMessage, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
+  const { jobId } = message;
+  if (!stored && recordMayFollow(message)) {
+    deps.log("message_deferred", { jobId, delayS: RECORD_PENDING_DELAY_S, reason: "record_pending" });
+    await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, RECORD_PENDING_DELAY_S);
+    return;
+  }
+  // A deleted job's tombstone: its quota and inputs were handled by the deletion.
+  const record = stored?.deletedAt ? null : stored;
   if (record?.status === "running" && (record.leaseUntil ?? 0) >= Date.now()) {
     const delayS = Math.min(43_200, Math.ceil(((record.leaseUntil ?? 0) - Date.now()) / 1000) + 1);
     deps.log("message_deferred", { jobId, delayS });
@@ -162,6 +200,12 @@ async function settleRefusedClaim(deps: WorkerDeps, tenantId: string, jobId: str
   deps.log("message_dropped", { jobId, status: record?.status ?? "missing" });
   await deleteMessage();
 }
+
+/**
+ * A record still missing after the waits: the message comes back once its grace is over, to run if
+ * the record appeared meanwhile or to be dropped (so an orphan never counts up to the DLQ and its alarm).
+ */
+const RECORD_PENDING_DELAY_S = RECORD_GRACE_MS / 1000;
 
 async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>, step?: number): Promise<void> {
   const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString(), webhook: newOutbox(record.spec, "canceled") });

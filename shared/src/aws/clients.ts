@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { AuthScheme, RequestSigner } from "@smithy/types";
 import type { ResourceConfig } from "../config.ts";
 import { LeanDocumentClient } from "./lean-document-client.ts";
 import { UndiciHttpHandler } from "./undici-http-handler.ts";
@@ -53,6 +54,36 @@ function dropLogger(client: S3Client | SQSClient | DynamoDBClient): void {
   client.middlewareStack.remove("loggerMiddleware");
 }
 
+type SignerFactory = (authScheme?: AuthScheme) => Promise<RequestSigner>;
+
+/**
+ * The SDK's default `signer` builds a new SignatureV4 on every call, copying the whole client config
+ * into it (≈ 0.03 ms of CPU per call here). The signer depends only on the auth scheme the endpoint
+ * names (its region, service and scheme), so the SDK's own factory is asked once per scheme and its
+ * signer kept: same class, same parameters, same credentials provider (refreshed as before).
+ */
+export function reuseSigners(client: S3Client | SQSClient | DynamoDBClient): void {
+  const config = client.config as { signer: SignerFactory };
+  const create = config.signer;
+  const signers = new Map<string, Promise<RequestSigner>>();
+  config.signer = (authScheme) => {
+    const id = JSON.stringify([authScheme?.name, authScheme?.signingName, authScheme?.signingRegion, (authScheme as { signingRegionSet?: unknown } | undefined)?.signingRegionSet]);
+    let signer = signers.get(id);
+    if (!signer) {
+      signer = create(authScheme);
+      signer.catch(() => signers.delete(id)); // a failed build is tried again next call
+      signers.set(id, signer);
+    }
+    return signer;
+  };
+}
+
+/** Everything we change on each SDK client (see dropLogger and reuseSigners). */
+function prepare(client: S3Client | SQSClient | DynamoDBClient): void {
+  dropLogger(client);
+  reuseSigners(client);
+}
+
 /**
  * The same SDK clients in AWS and locally: only endpoints differ (DESIGN §5). Built once per process.
  * S3 and SQS resolve each command's middleware stack once (`cacheMiddleware`) instead of per call;
@@ -75,8 +106,8 @@ export function createAwsClients(config: ResourceConfig, options: AwsClientOptio
       : {}),
   });
   const sqs = new SQSClient({ region, requestHandler: handler(), cacheMiddleware: true, ...local(config.TROUPE_SQS_ENDPOINT) });
-  for (const client of [s3, sqs]) dropLogger(client);
-  const ddb = new LeanDocumentClient({ region, requestHandler: handler(), ...local(config.TROUPE_DYNAMODB_ENDPOINT) }, dropLogger);
+  for (const client of [s3, sqs]) prepare(client);
+  const ddb = new LeanDocumentClient({ region, requestHandler: handler(), ...local(config.TROUPE_DYNAMODB_ENDPOINT) }, prepare);
   return { s3, sqs, ddb };
 }
 

@@ -15,9 +15,10 @@ export const toQueueMessage = (job: JobRecord): QueueMessage =>
 export const DISPATCH_LEASE_MS = 60_000;
 
 /**
- * Sends the job's message, then marks the record dispatched. The record is written first, so a
- * crash between the two leaves a `queued` job without `dispatchedAt`, which `redispatchPending`
- * sends again: no job is ever left that no runner will see. A dispatch lease on the record makes
+ * Sends the message of a recorded job that may have none (a record without `dispatchedAt`: written
+ * before the API sent messages first, or by tools and tests; every job after the local stack's
+ * restart), then marks the record dispatched. A crash between the two leaves a `queued` job without
+ * `dispatchedAt`, which `redispatchPending` sends again: no job is ever left that no runner will see. A dispatch lease on the record makes
  * concurrent senders (an idempotent replay, two sweepers) send one message, not several.
  * `force` skips the lease: the local stack's restart, when the emulator lost every message.
  * Returns false when another sender owns the dispatch or it is already done.
@@ -26,7 +27,7 @@ export async function dispatchJob(d: Dispatcher, job: JobRecord, options: { forc
   const startedAt = Date.now();
   if (!options.force && !(await d.jobs.beginDispatch(job.tenantId, job.id, startedAt, DISPATCH_LEASE_MS))) return false;
   try {
-    await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queueUrl, MessageBody: asciiJson(toQueueMessage(job)) }));
+    await sendJobMessage(d, job);
   } catch (e) {
     if (!options.force) await d.jobs.abandonDispatch(job.tenantId, job.id, startedAt).catch(() => undefined);
     throw e;
@@ -37,22 +38,9 @@ export async function dispatchJob(d: Dispatcher, job: JobRecord, options: { forc
   return true;
 }
 
-/**
- * Sends the message of a job that was created holding its own dispatch lease (`dispatchingAt`
- * written by the create itself, so no lease write precedes the send). On a failed send the lease
- * is given back before this rejects, so the sweeper may send it at once. `marked` settles once the
- * record says `dispatchedAt`: bookkeeping a caller may leave running after answering. If it is
- * lost (crash, frozen Lambda), the sweeper sends the job again once the lease lapses while it is
- * still `queued`; the runner's conditional claim makes that duplicate harmless.
- */
-export async function sendCreatedJob(d: Dispatcher, job: JobRecord & { dispatchingAt: number }): Promise<{ marked: Promise<void> }> {
-  try {
-    await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queueUrl, MessageBody: asciiJson(toQueueMessage(job)) }));
-  } catch (e) {
-    await d.jobs.abandonDispatch(job.tenantId, job.id, job.dispatchingAt).catch(() => undefined);
-    throw e;
-  }
-  return { marked: d.jobs.markDispatched(job.tenantId, job.id).catch(() => undefined) };
+/** Sends the job's message (the API's submissions: the message goes before the record, see submit-generation.ts). */
+export async function sendJobMessage(d: Pick<Dispatcher, "sqs" | "queueUrl">, job: JobRecord): Promise<void> {
+  await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queueUrl, MessageBody: asciiJson(toQueueMessage(job)) }));
 }
 
 /**
