@@ -56,6 +56,12 @@ export const RunnerConfigSchema = ResourceConfigSchema.extend({
   TROUPE_PROGRESS_INTERVAL_MS: int(50, 60_000).default(1000),
   TROUPE_SWEEP_INTERVAL_S: int(1, 3600).default(30),
   TROUPE_SHUTDOWN_GRACE_S: int(0, 3600).default(30),
+  /**
+   * A job message whose record is missing is kept this long (the API sends the message before it
+   * writes the record): past it, no request can still write the record, so the message is dropped.
+   * Above the API's longest request (its Lambda timeout, 75 s); tests shorten it.
+   */
+  TROUPE_RECORD_GRACE_S: int(1, 3600).default(120),
   TROUPE_WAIT_TIME_S: int(0, 20).default(20),
   TROUPE_INTRA_OP_THREADS: int(0, 256).default(0),
 });

@@ -2,7 +2,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import type { GenerationSpec } from "@troupe/shared/contracts/generation";
 import { newId } from "@troupe/shared/ids";
-import { dispatchJob } from "@troupe/shared/jobs/dispatch";
+import { dispatchJob, sendJobMessage } from "@troupe/shared/jobs/dispatch";
 import { ApiKeyStore, JobStore, UsageStore, uploadKey, usagePeriod, type JobRecord } from "@troupe/shared/records";
 import type { TestEnv } from "../../local/test-env.ts";
 
@@ -39,15 +39,34 @@ export const tinySpec = (overrides: Partial<GenerationSpec> = {}): GenerationSpe
  * quota reserved, job record written, message sent. For runner tests that are not about the API.
  */
 export async function seedJob(t: TestEnv, tenantId: string, spec: GenerationSpec, references?: Buffer[]): Promise<JobRecord> {
+  const record = await prepareJob(t, tenantId, spec, references);
+  await storesFor(t).jobs.create(record);
+  await dispatchJob({ sqs: t.clients.sqs, queueUrl: t.config.TROUPE_QUEUE_URL!, jobs: storesFor(t).jobs }, record);
+  return record;
+}
+
+/**
+ * The API's order (functions submit-generation.ts): the message is sent, the record is written
+ * later, when the test calls `writeRecord` (or never: an orphan message).
+ */
+export async function seedMessageFirst(t: TestEnv, tenantId: string, spec: GenerationSpec): Promise<{ record: JobRecord; writeRecord: () => Promise<boolean> }> {
+  const record = await prepareJob(t, tenantId, spec);
+  const dispatched = { ...record, dispatchedAt: new Date().toISOString() };
+  await sendJobMessage({ sqs: t.clients.sqs, queueUrl: t.config.TROUPE_QUEUE_URL! }, dispatched);
+  return { record: dispatched, writeRecord: () => storesFor(t).jobs.create(dispatched) };
+}
+
+/** The reference objects in S3 and the reserved quota of a job, and its record (not written). */
+async function prepareJob(t: TestEnv, tenantId: string, spec: GenerationSpec, references?: Buffer[]): Promise<JobRecord> {
   const s = storesFor(t);
   const refs = references ?? (await Promise.all(spec.subjects.map((_, i) => referencePng(i % 2 ? "#c33" : "#36c"))));
-  const subjects = spec.subjects.map((subject, i) => ({ ...subject, uploadId: newId("upl") }));
+  const subjects = spec.subjects.map((subject) => ({ ...subject, uploadId: newId("upl") }));
   for (const [i, subject] of subjects.entries()) {
     await t.clients.s3.send(new PutObjectCommand({ Bucket: t.config.TROUPE_BUCKET, Key: uploadKey(tenantId, subject.uploadId), Body: refs[i] }));
   }
   const period = usagePeriod();
   await s.usage.reserve(tenantId, period, spec.numImages, 1000);
-  const record: JobRecord = {
+  return {
     tenantId,
     id: newId("gen"),
     status: "queued",
@@ -56,7 +75,4 @@ export async function seedJob(t: TestEnv, tenantId: string, spec: GenerationSpec
     progress: { step: 0, totalSteps: spec.steps * spec.numImages },
     quotaPeriod: period,
   };
-  await s.jobs.create(record);
-  await dispatchJob({ sqs: t.clients.sqs, queueUrl: t.config.TROUPE_QUEUE_URL!, jobs: s.jobs }, record);
-  return record;
 }

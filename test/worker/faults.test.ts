@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startTestEnv, type TestEnv } from "../../local/test-env.ts";
 import { ensureTinyBundle } from "../../gpu-runner/src/bundle/tiny-bundle.ts";
 import { startRunner, type RunnerProcess } from "../support/runner-process.ts";
-import { seedJob, storesFor, tinySpec } from "../support/seed-jobs.ts";
+import { seedJob, seedMessageFirst, storesFor, tinySpec } from "../support/seed-jobs.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { usagePeriod } from "@troupe/shared/records";
 import { asciiJson, toQueueMessage } from "@troupe/shared/jobs/dispatch";
@@ -83,6 +83,29 @@ describe("runner faults", () => {
     expect(events.some((e) => e.event === "message_deferred")).toBe(true);
     expect(events.filter((e) => e.event === "job_started")).toHaveLength(1);
     expect(done.attempts).toBe(1);
+  });
+
+  it("runs a job whose message arrives before its record (the API sends first), once the record lands", async () => {
+    const r = await runner({ TROUPE_RECORD_GRACE_S: "5" });
+    const early = await seedMessageFirst(t, "tenant-early", tinySpec({ steps: 5 }));
+    // The runner holds the message and finds no record; only then is the record written.
+    await waitFor(() => r.events.some((e) => e.event === "record_pending" && e.jobId === early.record.id), { what: "the runner waiting for the record" });
+    await early.writeRecord();
+    const done = await waitFor(async () => {
+      const j = await job("tenant-early", early.record.id);
+      return j?.status === "succeeded" ? j : null;
+    }, { what: "succeeded", timeoutMs: 30_000 });
+    expect(done.attempts).toBe(1);
+    expect(r.events.some((e) => e.event === "message_dropped" && e.jobId === early.record.id)).toBe(false);
+  });
+
+  it("drops a message whose record never comes once its grace is over (deleted, so never in the DLQ)", async () => {
+    const r = await runner({ TROUPE_RECORD_GRACE_S: "2" });
+    const orphan = await seedMessageFirst(t, "tenant-orphan", tinySpec({ steps: 5 }));
+    const dropped = await waitFor(() => r.events.find((e) => e.event === "message_dropped" && e.jobId === orphan.record.id), { what: "orphan dropped", timeoutMs: 30_000 });
+    expect(dropped).toMatchObject({ status: "missing" });
+    expect(r.events.some((e) => e.event === "message_deferred" && e.jobId === orphan.record.id && e.reason === "record_pending")).toBe(true);
+    expect(await job("tenant-orphan", orphan.record.id)).toBeNull();
   });
 
   it("cancels a running job at the next step and gives its quota back", async () => {

@@ -134,7 +134,7 @@ async function replayed(deps: AppDeps, job: JobRecord): Promise<SubmitOutput> {
  * crash between steps leaves: after 1, a claim without a job, which a retry with the same key takes
  * over once it is 30 s old (reserving anew), and a reservation without a job (counted against the
  * month, never one too many); after 2, also a message without a record, which runners drop once it
- * is older than any request can live (RECORD_GRACE_MS); after 3, nothing.
+ * is older than any request can live (the runners' TROUPE_RECORD_GRACE_S); after 3, nothing.
  */
 export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promise<SubmitOutput> {
   const tenantId = input.key.keyId;

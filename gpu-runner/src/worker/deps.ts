@@ -23,6 +23,8 @@ export interface WorkerDeps {
   pace?: PaceStore;
   webhooks: WebhookSender;
   visibilityTimeoutS: number;
+  /** How long a message may wait for its job record before it is dropped as an orphan (TROUPE_RECORD_GRACE_S). */
+  recordGraceS: number;
   progressIntervalMs: number;
   /** Scale-in protection while a job runs (ECS), or none. */
   protection: TaskProtection;

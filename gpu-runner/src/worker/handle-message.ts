@@ -145,12 +145,6 @@ const safetyCounts = (job: JobRecord) => ({
  * tried again over about 1.5 s; the common path stays one conditional write.
  */
 const RECORD_WAITS_MS = [25, 50, 100, 200, 400, 800];
-/**
- * Past this age a message without a record is an orphan (its request failed or died between sending
- * and recording, never to write it: no request lives this long, the API Lambda's timeout is 75 s).
- */
-export const RECORD_GRACE_MS = 120_000;
-
 type Claimed = { running: JobRecord; stored?: never } | { running: null; stored: JobRecord | null };
 
 async function claimOnceRecorded(deps: WorkerDeps, message: QueueMessage, leaseMs: number): Promise<Claimed> {
@@ -160,12 +154,17 @@ async function claimOnceRecorded(deps: WorkerDeps, message: QueueMessage, leaseM
     if (running) return { running };
     const stored = await deps.jobs.getWithTombstone(tenantId, jobId);
     const wait = RECORD_WAITS_MS[attempt];
-    if (stored || wait === undefined || !recordMayFollow(message)) return { running: null, stored };
+    if (stored || wait === undefined || !recordMayFollow(deps, message)) return { running: null, stored };
+    if (attempt === 0) deps.log("record_pending", { jobId });
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
-const recordMayFollow = (message: QueueMessage) => Date.now() - Date.parse(message.enqueuedAt) < RECORD_GRACE_MS;
+/**
+ * Past its grace (TROUPE_RECORD_GRACE_S) a message without a record is an orphan: its request failed
+ * or died between sending and recording, and no request lives that long.
+ */
+const recordMayFollow = (deps: WorkerDeps, message: QueueMessage) => Date.now() - Date.parse(message.enqueuedAt) < deps.recordGraceS * 1000;
 
 /**
  * The claim was refused. A finished job's message is dropped (after completing what a crash may have
@@ -173,13 +172,16 @@ const recordMayFollow = (message: QueueMessage) => Date.now() - Date.parse(messa
  * lease on got a duplicate message: it is hidden until the lease would lapse, never deleted, so if
  * that runner dies this message redoes the job, and if it finishes the next delivery is dropped.
  * A message whose record has not appeared is looked at again once its request can no longer write
- * it (RECORD_GRACE_MS), and dropped then if it is still alone.
+ * it (its grace), and dropped then if it is still alone.
  */
 async function settleRefusedClaim(deps: WorkerDeps, stored: JobRecord | null, message: QueueMessage, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
   const { jobId } = message;
-  if (!stored && recordMayFollow(message)) {
-    deps.log("message_deferred", { jobId, delayS: RECORD_PENDING_DELAY_S, reason: "record_pending" });
-    await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, RECORD_PENDING_DELAY_S);
+  if (!stored && recordMayFollow(deps, message)) {
+    // Back once the grace is over: to run if the record appeared meanwhile, or to be dropped (an
+    // orphan never counts its receives up to the DLQ and its alarm).
+    const delayS = Math.ceil((Date.parse(message.enqueuedAt) + deps.recordGraceS * 1000 - Date.now()) / 1000) + 1;
+    deps.log("message_deferred", { jobId, delayS, reason: "record_pending" });
+    await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, Math.min(43_200, delayS));
     return;
   }
   // A deleted job's tombstone: its quota and inputs were handled by the deletion.
@@ -201,11 +203,6 @@ async function settleRefusedClaim(deps: WorkerDeps, stored: JobRecord | null, me
   await deleteMessage();
 }
 
-/**
- * A record still missing after the waits: the message comes back once its grace is over, to run if
- * the record appeared meanwhile or to be dropped (so an orphan never counts up to the DLQ and its alarm).
- */
-const RECORD_PENDING_DELAY_S = RECORD_GRACE_MS / 1000;
 
 async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>, step?: number): Promise<void> {
   const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString(), webhook: newOutbox(record.spec, "canceled") });

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     pipeline,
     webhooks: new WebhookSender({ sqs: clients.sqs, queueUrl: await resolveWebhookQueueUrl(clients.sqs, config), log }),
     visibilityTimeoutS: config.TROUPE_VISIBILITY_TIMEOUT_S,
+    recordGraceS: config.TROUPE_RECORD_GRACE_S,
     progressIntervalMs: config.TROUPE_PROGRESS_INTERVAL_MS,
     // Longer than any job; renewed per job, so a dead runner's protection lapses by itself.
     protection: ecsTaskProtection(process.env.ECS_AGENT_URI, 60, log),
