@@ -63,7 +63,7 @@ try {
   const results: Record<string, number> = {};
   for (const [name, send] of Object.entries(kinds)) {
     if (values.only && name !== values.only) continue;
-    for (let i = 0; i < 20; i++) await send();
+    for (let i = 0; i < 300; i++) await send();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let issued = 0;

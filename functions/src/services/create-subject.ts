@@ -2,9 +2,9 @@ import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client
 import { AppError, isAppError } from "@troupe/shared/errors";
 import { newId } from "@troupe/shared/ids";
 import { subjectImageKey, type SubjectRecord, type SubjectStore } from "@troupe/shared/records/subjects";
-import { uploadKey, type UploadRecord, type UploadStore } from "@troupe/shared/records/uploads";
+import { uploadKey, type UploadStore } from "@troupe/shared/records/uploads";
 import { storeImageUrl, type ImageUrlSubjectDeps } from "./image-url-subject.ts";
-import { checkSubjectUploads } from "./upload-checks.ts";
+import { checkSubjectUploads, type CheckedUpload } from "./upload-checks.ts";
 
 export interface CreateSubjectDeps {
   s3: S3Client;
@@ -33,7 +33,7 @@ function asBodyError(e: unknown): unknown {
 
 /** Where the photo comes from, and how the subject's own copy of it is written. */
 interface Source {
-  upload: UploadRecord;
+  upload: CheckedUpload;
   writeCopy: (imageKey: string) => Promise<void>;
 }
 

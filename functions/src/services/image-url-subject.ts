@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { retentionTagging, type Retention } from "@troupe/shared/contracts/retention";
 import { newId } from "@troupe/shared/ids";
-import { uploadExpiresAt, uploadKey, type UploadRecord, type UploadStore } from "@troupe/shared/records/uploads";
+import { declaredMetadata, uploadExpiresAt, uploadKey, type UploadRecord, type UploadStore } from "@troupe/shared/records/uploads";
 import type { HostResolver } from "@troupe/shared/webhooks/webhook-url";
 import type { AppDeps } from "../deps.ts";
 import { fetchImageUrl, type FetchImageOptions, type FetchWhere } from "./fetch-image-url.ts";
@@ -64,6 +64,7 @@ export async function storeImageUrl(deps: ImageUrlSubjectDeps, tenantId: string,
       ContentType: image.contentType,
       ContentLength: image.bytes.byteLength,
       Tagging: retentionTagging(uploadsDays),
+      Metadata: declaredMetadata(upload),
     }),
   );
   await deps.uploads.create(upload);

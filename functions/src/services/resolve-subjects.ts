@@ -1,5 +1,4 @@
 import type { CreateGeneration } from "@troupe/shared/contracts/generation";
-import type { UploadRecord, UploadStore } from "@troupe/shared/records/uploads";
 import { checkStoredSubject, type SubjectCheckDeps } from "./subject-checks.ts";
 import { imageUrlToUpload, type ImageUrlSubjectDeps } from "./image-url-subject.ts";
 import { checkUpload, type UploadCheckDeps } from "./upload-checks.ts";
@@ -7,12 +6,7 @@ import { checkUpload, type UploadCheckDeps } from "./upload-checks.ts";
 /** One subject of a create-generation body. */
 export type SubjectInput = CreateGeneration["subjects"][number];
 
-export type ResolveSubjectsDeps = UploadCheckDeps &
-  SubjectCheckDeps & {
-    /** With `getMany`, the records of two or more uploads are read in one call. */
-    uploads: Partial<Pick<UploadStore, "getMany">>;
-    imageUrls: ImageUrlSubjectDeps;
-  };
+export type ResolveSubjectsDeps = UploadCheckDeps & SubjectCheckDeps & { imageUrls: ImageUrlSubjectDeps };
 
 /**
  * Checks one subject and returns it as it goes into the job spec. One case per kind of subject; all
@@ -37,16 +31,8 @@ async function resolveSubject(deps: ResolveSubjectsDeps, tenantId: string, subje
  * Reports the first failing subject in prompt order.
  */
 export async function resolveSubjects(deps: ResolveSubjectsDeps, tenantId: string, subjects: SubjectInput[]): Promise<SubjectInput[]> {
-  const uploadIds = subjects.flatMap((s) => (s.uploadId === undefined ? [] : [s.uploadId]));
-  const scoped = uploadIds.length > 1 && deps.uploads.getMany ? { ...deps, uploads: prefetched(deps.uploads.getMany(tenantId, uploadIds)) } : deps;
-  const results = await Promise.allSettled(subjects.map((s, i) => resolveSubject(scoped, tenantId, s, i)));
+  const results = await Promise.allSettled(subjects.map((s, i) => resolveSubject(deps, tenantId, s, i)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<SubjectInput>).value);
-}
-
-/** Upload records read together (one BatchGetItem), answered to each subject's check as its own `get`. */
-function prefetched(records: Promise<Map<string, UploadRecord>>): Pick<UploadStore, "get"> {
-  records.catch(() => undefined); // each check awaits it and reports a failure as its own
-  return { get: async (_tenantId, id) => (await records).get(id) ?? null };
 }

@@ -67,7 +67,7 @@ export function reuseSigners(client: S3Client | SQSClient | DynamoDBClient): voi
   const create = config.signer;
   const signers = new Map<string, Promise<RequestSigner>>();
   config.signer = (authScheme) => {
-    const id = JSON.stringify([authScheme?.name, authScheme?.signingName, authScheme?.signingRegion, (authScheme as { signingRegionSet?: unknown } | undefined)?.signingRegionSet]);
+    const id = `${authScheme?.name}|${authScheme?.signingName}|${authScheme?.signingRegion}|${(authScheme as { signingRegionSet?: string[] } | undefined)?.signingRegionSet}`;
     let signer = signers.get(id);
     if (!signer) {
       signer = create(authScheme);

@@ -1,4 +1,4 @@
-import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { UploadContentType } from "../contracts/upload.ts";
 import { TenantItemStore } from "./tenant-items.ts";
 
@@ -14,6 +14,24 @@ export interface UploadRecord {
 
 export const uploadKey = (tenantId: string, uploadId: string) => `uploads/${tenantId}/${uploadId}`;
 
+/**
+ * What was declared for an upload, carried by its object as user metadata (`x-amz-meta-troupe-*`,
+ * signed into the presigned PUT's query, so the client sends nothing more): the submit check reads
+ * it with the object's first bytes instead of reading the record.
+ */
+export const declaredMetadata = (upload: Pick<UploadRecord, "contentType" | "contentLength">): Record<string, string> => ({
+  "troupe-content-type": upload.contentType,
+  "troupe-content-length": String(upload.contentLength),
+});
+
+/** The declaration in an object's metadata; null when it has none (objects from before it was written) or it is not ours. */
+export function readDeclared(metadata: Record<string, string> | undefined): Pick<UploadRecord, "contentType" | "contentLength"> | null {
+  const type = metadata?.["troupe-content-type"];
+  const length = metadata?.["troupe-content-length"];
+  if (type === undefined || length === undefined || !/^\d{1,9}$/.test(length)) return null;
+  return { contentType: type as UploadContentType, contentLength: Number(length) };
+}
+
 /** Matches the bucket's lifecycle rule for uploads/ (infra storage-defaults: 7 days). */
 const UPLOAD_RECORD_TTL_S = 7 * 24 * 3600;
 
@@ -24,23 +42,5 @@ export const uploadExpiresAt = (nowMs: number, uploadsDays: number | undefined) 
 export class UploadStore extends TenantItemStore<UploadRecord> {
   constructor(ddb: DynamoDBDocumentClient, table: string) {
     super(ddb, table, (id) => id.startsWith("upl_"));
-  }
-
-  /**
-   * Several of the tenant's uploads in one BatchGetItem (consistent reads) instead of one GetItem each:
-   * one call for a submission's subjects. Ids that are no upload of this tenant are absent from the map.
-   */
-  async getMany(tenantId: string, ids: string[]): Promise<Map<string, UploadRecord>> {
-    const found = new Map<string, UploadRecord>();
-    let keys: Record<string, unknown>[] = [...new Set(ids.filter((id) => id.startsWith("upl_")))].map((id) => ({ tenantId, id }));
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      // Keys DynamoDB left unprocessed (throttling) are asked again after a short backoff.
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
-      if (attempt === 4) throw new Error("DynamoDB left upload reads unprocessed; retry the request.");
-      const out = await this.ddb.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
-      for (const item of (out.Responses?.[this.table] ?? []) as UploadRecord[]) found.set(item.id, item);
-      keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-    }
-    return found;
   }
 }
