@@ -37,6 +37,11 @@ const AWS_LIKE_DELAY_MS = 5;
 const AWS_LIKE_REQUESTS = 60;
 /** Requests per kind in the round-trip count (the first of each runs with a cold key cache). */
 const COUNTED = 20;
+/**
+ * Requests per kind before anything is measured: V8 compiles the hot path over the first few hundred
+ * (a submission's CPU was 9.7 ms over the first 200 and 5.9 ms over 2,000 in bench/api/profile-submit.ts);
+ * a long-lived API process runs compiled code.
+ */
 const WARMUP = 300;
 const PHASE_CAP_MS = 60_000;
 const HARD_CAP_MS = 240_000;
