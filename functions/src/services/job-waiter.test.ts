@@ -70,6 +70,21 @@ describe("JobWaiter", () => {
     expect(batches.length).toBe(settledAt);
   });
 
+  it("reads jobs registered a moment apart in the same batch", async () => {
+    batches.length = 0;
+    let skew = 0;
+    const waiter = new JobWaiter({ ddb: t.clients.ddb, table: t.config.TROUPE_JOBS_TABLE, firstDelayMs: 10, maxDelayMs: 40, now: () => Date.now() + skew });
+    const [a, b] = [await queuedJob(), await queuedJob()];
+    const waits = [waiter.wait(a, 150)];
+    // b registers as if 3 ms after a (the clock ticked between two requests): due 3 ms after a, read in a's tick all the same.
+    skew = 3;
+    waits.push(waiter.wait(b, 150));
+    skew = 0;
+    await waitFor(() => batches.length >= 1, { what: "the first batch read", intervalMs: 5 });
+    expect([...batches[0]].sort()).toEqual([a.id, b.id].sort());
+    await Promise.all(waits);
+  });
+
   it("answers with the job as it stands when the wait runs out", async () => {
     const waiter = waiterFor();
     const job = await queuedJob();

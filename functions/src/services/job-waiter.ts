@@ -11,6 +11,8 @@ export interface JobWaiterOptions {
   backoff?: number;
   /** …up to this. @default 1000 */
   maxDelayMs?: number;
+  /** A tick also reads the jobs due within this much after it, so jobs registered a moment apart share reads. @default 25 */
+  coalesceMs?: number;
   now?: () => number;
 }
 
@@ -93,7 +95,8 @@ export class JobWaiter {
     try {
       const now = this.now();
       for (const w of this.waiters) if (w.deadline <= now) this.settle(w, w.latest);
-      const due = [...this.waiters].filter((w) => w.nextAt <= now);
+      const soon = now + (this.options.coalesceMs ?? 25);
+      const due = [...this.waiters].filter((w) => w.nextAt <= soon);
       if (due.length) await this.read(due);
     } finally {
       this.reading = false;
