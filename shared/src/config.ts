@@ -57,9 +57,10 @@ export const RunnerConfigSchema = ResourceConfigSchema.extend({
   TROUPE_SWEEP_INTERVAL_S: int(1, 3600).default(30),
   TROUPE_SHUTDOWN_GRACE_S: int(0, 3600).default(30),
   /**
-   * A job message whose record is missing is kept this long (the API sends the message before it
-   * writes the record): past it, no request can still write the record, so the message is dropped.
-   * Above the API's longest request (its Lambda timeout, 75 s); tests shorten it.
+   * A job message whose record is missing is kept this long after it was sent (the API sends the
+   * message, then writes the record in its next call): past it the record is not coming, and the
+   * message is dropped. Keep it above the API's request timeout (the Lambda's 75 s as deployed) and
+   * a few seconds of clock skew between API and runners; tests shorten it.
    */
   TROUPE_RECORD_GRACE_S: int(1, 3600).default(120),
   TROUPE_WAIT_TIME_S: int(0, 20).default(20),

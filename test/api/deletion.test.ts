@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { startHarness, type Harness } from "./support/harness.ts";
+import { PNG_BYTES, startHarness, type Harness } from "./support/harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -43,6 +43,20 @@ describe("DELETE /v1/uploads/{id}", () => {
     const refused = await h.call("POST", "/v1/generations", { key, body: job(uploadId) });
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe("unknown_upload");
+  });
+
+  it("removes a photo PUT again through the deleted upload's presigned URL (S3 cannot revoke it), answering 404", async () => {
+    const { key, keyId } = await h.newKey();
+    const slot = await h.call("POST", "/v1/uploads", { key, body: { contentType: "image/png", contentLength: PNG_BYTES.length } });
+    const put = () => fetch(slot.body.uploadUrl, { method: "PUT", headers: slot.body.headers, body: PNG_BYTES });
+    await put();
+    expect((await h.call("DELETE", `/v1/uploads/${slot.body.id}`, { key })).status).toBe(204);
+    expect((await put()).ok).toBe(true);
+    expect(await h.countObjects(`uploads/${keyId}/${slot.body.id}`)).toBe(1);
+    expect((await h.call("DELETE", `/v1/uploads/${slot.body.id}`, { key })).status).toBe(404);
+    expect(await h.countObjects(`uploads/${keyId}/${slot.body.id}`)).toBe(0);
+    // Another key's id, or a string that is no upload id, touches nothing.
+    expect((await h.call("DELETE", "/v1/uploads/upl_..%2F..%2Fx", { key })).status).toBe(404);
   });
 });
 

@@ -126,6 +126,25 @@ describe("failures on our side", () => {
     expect(await h.deps.stores.jobs.get(keyId, again.body.id)).toMatchObject({ status: "queued", dispatchedAt: expect.any(String) });
   });
 
+  it("keeps a job whose record write committed although its answer was lost (the SDK's retry then finds the id taken)", async () => {
+    const { key, keyId } = await h.newKey({ monthlyImages: 1 });
+    const photo = await h.upload(key);
+    const real = h.deps.stores.jobs;
+    const lostAnswer = Object.assign(Object.create(Object.getPrototypeOf(real)), real, {
+      create: async (job: Parameters<typeof real.create>[0]) => {
+        await real.create(job);
+        return false; // what the retried conditional put reports
+      },
+    });
+    const app = createApp({ ...h.deps, stores: { ...h.deps.stores, jobs: lostAnswer } });
+    const res = await app.request("/v1/generations", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(dog(photo)) });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect(await h.deps.stores.jobs.get(keyId, id)).toMatchObject({ status: "queued" });
+    expect((await h.drainQueue()).map((m) => m.jobId)).toEqual([id]);
+    expect((await h.call("GET", "/v1/usage", { key })).body.images).toEqual({ used: 0, limit: 1, reserved: 1 });
+  });
+
   it("masks unexpected errors as internal_error and logs them redacted", async () => {
     const { key } = await h.newKey();
     const failingUsage = Object.assign(Object.create(Object.getPrototypeOf(h.deps.stores.usage)), h.deps.stores.usage, {

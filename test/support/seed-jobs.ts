@@ -49,11 +49,20 @@ export async function seedJob(t: TestEnv, tenantId: string, spec: GenerationSpec
  * The API's order (functions submit-generation.ts): the message is sent, the record is written
  * later, when the test calls `writeRecord` (or never: an orphan message).
  */
-export async function seedMessageFirst(t: TestEnv, tenantId: string, spec: GenerationSpec): Promise<{ record: JobRecord; writeRecord: () => Promise<boolean> }> {
+export async function seedMessageFirst(
+  t: TestEnv,
+  tenantId: string,
+  spec: GenerationSpec,
+): Promise<{ record: JobRecord; writeRecord: (specChanges?: Partial<GenerationSpec>) => Promise<boolean> }> {
   const record = await prepareJob(t, tenantId, spec);
   const dispatched = { ...record, dispatchedAt: new Date().toISOString() };
   await sendJobMessage({ sqs: t.clients.sqs, queueUrl: t.config.TROUPE_QUEUE_URL! }, dispatched);
-  return { record: dispatched, writeRecord: () => storesFor(t).jobs.create(dispatched) };
+  // `specChanges`: the record another request wrote for the same id (a takeover race) differs from the message.
+  const writeRecord = (specChanges: Partial<GenerationSpec> = {}) => {
+    const written = { ...dispatched, spec: { ...dispatched.spec, ...specChanges } };
+    return storesFor(t).jobs.create({ ...written, progress: { step: 0, totalSteps: written.spec.steps * written.spec.numImages } });
+  };
+  return { record: dispatched, writeRecord };
 }
 
 /** The reference objects in S3 and the reserved quota of a job, and its record (not written). */

@@ -85,17 +85,19 @@ describe("runner faults", () => {
     expect(done.attempts).toBe(1);
   });
 
-  it("runs a job whose message arrives before its record (the API sends first), once the record lands", async () => {
+  it("runs a job whose message arrives before its record (the API sends first), once the record lands, as the record says", async () => {
     const r = await runner({ TROUPE_RECORD_GRACE_S: "5" });
-    const early = await seedMessageFirst(t, "tenant-early", tinySpec({ steps: 5 }));
-    // The runner holds the message and finds no record; only then is the record written.
+    const early = await seedMessageFirst(t, "tenant-early", tinySpec({ steps: 5, numImages: 2 }));
+    // The runner holds the message and finds no record; only then is the record written, by "another
+    // request" whose spec differs (one image): the record's spec is the one that runs.
     await waitFor(() => r.events.some((e) => e.event === "record_pending" && e.jobId === early.record.id), { what: "the runner waiting for the record" });
-    await early.writeRecord();
+    await early.writeRecord({ numImages: 1 });
     const done = await waitFor(async () => {
       const j = await job("tenant-early", early.record.id);
       return j?.status === "succeeded" ? j : null;
     }, { what: "succeeded", timeoutMs: 30_000 });
     expect(done.attempts).toBe(1);
+    expect(done.outputs).toHaveLength(1);
     expect(r.events.some((e) => e.event === "message_dropped" && e.jobId === early.record.id)).toBe(false);
   });
 

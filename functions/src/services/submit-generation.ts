@@ -118,8 +118,8 @@ async function replayed(deps: AppDeps, job: JobRecord): Promise<SubmitOutput> {
 /**
  * POST /v1/generations. Storage round trips, in order (two subjects, Idempotency-Key, warm key cache):
  *   1. Idempotency-Key claim (conditional: one job per key) ‖ quota reservation (conditional: never
- *      over the limit) ‖ the subjects' upload records (one BatchGetItem) ‖ each subject's first
- *      bytes ‖ the webhook host (DNS)
+ *      over the limit) ‖ each subject's object: first bytes, size, declaration (one ranged GET;
+ *      upload-checks.ts) ‖ the webhook host (DNS)
  *   2. queue message
  *   3. job record, marked dispatched   (conditional on a new id)
  * and nothing after the answer. A refusal (4xx) or a failure gives back what this request wrote (its
@@ -177,15 +177,15 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
   const giveBack = () => Promise.all([unreserve(), forgetOurs()]);
   let takeover: IdempotencyRecord | undefined;
   if (claim && !claim.won) {
-    const replay = await replayOf(deps, claim.existing, requestHash).catch(async (e: unknown) => {
-      await unreserve();
-      throw e;
-    });
-    if (replay?.kind === "job") {
-      await unreserve();
-      return replayed(deps, replay.job);
-    }
+    // Another request holds the key: this one's reservation goes back at once (a request at the
+    // quota's edge may be waiting for it), and is made again only to take over a crashed request.
+    const [replay] = await Promise.all([replayOf(deps, claim.existing, requestHash), unreserve()]);
+    if (replay?.kind === "job") return replayed(deps, replay.job);
     takeover = replay?.claim;
+    if (!refused) {
+      [reserved] = await Promise.allSettled([reserve()]);
+      period = reserved.status === "fulfilled" ? reserved.value : undefined;
+    }
     // Taking over a crashed request's claim: this request stores its image URLs after all.
     if (checked.status === "rejected" && checked.reason === CLAIM_NOT_OURS) {
       [checked] = await Promise.allSettled([validate(deps, input.key, body, size, open)]);
@@ -237,8 +237,11 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
     throw e;
   }
   if (!created) {
+    const existing = await jobs.get(tenantId, job.id);
+    // A fresh id already recorded is this request's own write, committed by a retry the SDK made
+    // after a lost answer: the job stands, with its reservation.
+    if (existing && !takeover) return { job: existing, replayed: false };
     await unreserve();
-    const existing = takeover ? await jobs.get(tenantId, job.id) : null;
     if (existing) return replayed(deps, existing); // another takeover of the same crashed request finished first
     await forgetOurs();
     throw new AppError("internal_error", "The job could not be recorded; retry the request.");

@@ -39,7 +39,7 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
     await deleteMessage();
     return;
   }
-  const { jobId, tenantId, spec } = parsed.message;
+  const { jobId, tenantId } = parsed.message;
 
   // 2. Claim the job: queued → running, or take over a `running` job whose runner's lease lapsed.
   // One conditional write on the common path; the record is read only when the claim is refused.
@@ -47,6 +47,9 @@ export async function handleMessage(deps: WorkerDeps, message: Message, shutdown
   const claimed = await claimOnceRecorded(deps, parsed.message, leaseMs);
   if (!claimed.running) return settleRefusedClaim(deps, claimed.stored, parsed.message, receipt, deleteMessage);
   const running = claimed.running;
+  // The record's spec, not the message's: a message sent by a request that then lost the record's
+  // conditional write (a takeover race, a crash) carries its own seed and image-URL uploads.
+  const { spec } = running;
   if (running.cancelRequested) return finishCanceled(deps, running, deleteMessage);
 
   // The lease is renewed before the message's visibility, so the message never reappears while the lease holds.
@@ -177,8 +180,9 @@ const recordMayFollow = (deps: WorkerDeps, message: QueueMessage) => Date.now() 
 async function settleRefusedClaim(deps: WorkerDeps, stored: JobRecord | null, message: QueueMessage, receipt: string, deleteMessage: () => Promise<unknown>): Promise<void> {
   const { jobId } = message;
   if (!stored && recordMayFollow(deps, message)) {
-    // Back once the grace is over: to run if the record appeared meanwhile, or to be dropped (an
-    // orphan never counts its receives up to the DLQ and its alarm).
+    // Back once the grace is over: to run if the record appeared meanwhile, or to be dropped (so an
+    // orphan takes one receive more, not maxReceiveCount of them into the DLQ and its alarm; a job
+    // whose record was this slow has one attempt less, rare since the waits above cover the race).
     const delayS = Math.ceil((Date.parse(message.enqueuedAt) + deps.recordGraceS * 1000 - Date.now()) / 1000) + 1;
     deps.log("message_deferred", { jobId, delayS, reason: "record_pending" });
     await releaseMessage(deps.clients.sqs, deps.queueUrl, receipt, Math.min(43_200, delayS));
