@@ -179,7 +179,9 @@ export async function submitGeneration(deps: AppDeps, input: SubmitInput): Promi
   if (claim && !claim.won) {
     // Another request holds the key: this one's reservation goes back at once (a request at the
     // quota's edge may be waiting for it), and is made again only to take over a crashed request.
-    const [replay] = await Promise.all([replayOf(deps, claim.existing, requestHash), unreserve()]);
+    const [replaying] = await Promise.allSettled([replayOf(deps, claim.existing, requestHash), unreserve()]);
+    if (replaying.status === "rejected") throw replaying.reason; // a 409, the reservation already back
+    const replay = replaying.value;
     if (replay?.kind === "job") return replayed(deps, replay.job);
     takeover = replay?.claim;
     if (!refused) {

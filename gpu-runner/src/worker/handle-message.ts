@@ -207,7 +207,6 @@ async function settleRefusedClaim(deps: WorkerDeps, stored: JobRecord | null, me
   await deleteMessage();
 }
 
-
 async function finishCanceled(deps: WorkerDeps, record: JobRecord, deleteMessage: () => Promise<unknown>, step?: number): Promise<void> {
   const canceled = await deps.jobs.transition(record.tenantId, record.id, ["running"], "canceled", { finishedAt: new Date().toISOString(), webhook: newOutbox(record.spec, "canceled") });
   if (canceled) {
