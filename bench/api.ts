@@ -13,19 +13,18 @@
  *   our CPU per submission = CPU per submit request − CPU per bare request
  * is the validation, tokenizing, record and queue work of a submission, SDK marshalling included.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createAwsClients, destroyAwsClients } from "@troupe/shared/aws/clients";
-import { loadModelInfo, type ModelInfo } from "@troupe/shared/bundle/model-info";
-import { ApiConfigSchema, loadConfig, type ApiConfig } from "@troupe/shared/config";
-import { UploadSchema } from "@troupe/shared/contracts/upload";
+import type { ModelInfo } from "@troupe/shared/bundle/model-info";
+import type { ApiConfig } from "@troupe/shared/config";
 import { createApp } from "../functions/src/app.ts";
 import { createDeps } from "../functions/src/deps.ts";
 import { startServer } from "../functions/src/handlers/node.ts";
-import { writeFixtureBundle } from "../test/api/support/fixture-bundle.ts";
-import { startBenchEmulators, type EmulatorLayout } from "./api/emulators.ts";
+import { ONE_SUBJECT, TWO_SUBJECTS, startBenchApi, uploadPng } from "./api/bench-api.ts";
+import type { EmulatorLayout } from "./api/emulators.ts";
 import { addNetworkDelay, countRoundTrips, loggedFetch, settled, summarize, type RequestLog, type RoundTripStats } from "./api/round-trips.ts";
 
 const REQUESTS = 400;
@@ -45,7 +44,6 @@ const COUNTED = 20;
 const WARMUP = 300;
 const PHASE_CAP_MS = 60_000;
 const HARD_CAP_MS = 240_000;
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
 
 interface Target {
   name: string;
@@ -114,17 +112,6 @@ function printTable(rows: PhaseResult[]): void {
   const widths = cols.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   for (const row of cells) console.log(row.map((cell, i) => cell.padStart(widths[i])).join("  "));
 }
-
-/** Creates an upload of the bench PNG through the API. */
-async function uploadPng(url: string, headers: Record<string, string>): Promise<string> {
-  const res = await fetch(`${url}/v1/uploads`, { method: "POST", headers, body: JSON.stringify({ contentType: "image/png", contentLength: PNG.length }) });
-  const slot = UploadSchema.parse(await res.json());
-  await fetch(slot.uploadUrl, { method: "PUT", headers: slot.headers, body: PNG });
-  return slot.id;
-}
-
-const ONE_SUBJECT = (uploadId: string) => JSON.stringify({ prompt: "a photo of a man img walking a dog in a park at sunset", subjects: [{ uploadId }], steps: 30 });
-const TWO_SUBJECTS = (a: string, b: string) => JSON.stringify({ prompt: "a man img and a woman img sitting in a park", subjects: [{ uploadId: a }, { uploadId: b }], steps: 30 });
 
 interface CountedKind extends RoundTripStats {
   name: string;
@@ -217,33 +204,23 @@ async function main(): Promise<void> {
 
   // --http node: the SDK's node:http handler under the timed app's clients instead of undici (A/B).
   const { values } = parseArgs({ options: { layout: { type: "string", default: "separate" }, http: { type: "string", default: "undici" } } });
-  const emulators = await startBenchEmulators(values.layout as EmulatorLayout);
-  const bundle = writeFixtureBundle();
-  const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bundle });
-  const model = await loadModelInfo(bundle);
-  const clients = createAwsClients(config, { http: values.http as "undici" | "node" });
-  const deps = await createDeps(config, { clients, model, log: () => {} });
-  const app = createApp(deps);
-  app.get("/bench/bare", (c) => c.json({ ok: true }));
-  const server = await startServer(app, { port: 0 });
+  const api = await startBenchApi({ layout: values.layout as EmulatorLayout, http: values.http as "undici" | "node" });
+  const { emulators, config, model, url, headers } = api;
 
   try {
-    // A key that neither quota nor rate limit will stop, and one uploaded reference image.
-    const { key } = await deps.stores.keys.create({ name: "bench", monthlyImages: 10_000_000, ratePerMinute: 100_000 });
-    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-    const body = ONE_SUBJECT(await uploadPng(server.url, headers));
-    const polled = (await (await fetch(`${server.url}/v1/generations`, { method: "POST", headers, body })).json()) as { id: string };
+    const body = ONE_SUBJECT(await uploadPng(url, headers));
+    const polled = (await (await fetch(`${url}/v1/generations`, { method: "POST", headers, body })).json()) as { id: string };
 
-    const bare: Target = { name: "GET /bench/bare", ok: 200, send: () => fetch(`${server.url}/bench/bare`, { headers }) };
-    const submit: Target = { name: "POST /v1/generations", ok: 202, send: () => fetch(`${server.url}/v1/generations`, { method: "POST", headers, body }) };
-    const poll: Target = { name: "GET /v1/generations/{id}", ok: 200, send: () => fetch(`${server.url}/v1/generations/${polled.id}`, { headers }) };
+    const bare: Target = { name: "GET /bench/bare", ok: 200, send: () => fetch(`${url}/bench/bare`, { headers }) };
+    const submit: Target = { name: "POST /v1/generations", ok: 202, send: () => fetch(`${url}/v1/generations`, { method: "POST", headers, body }) };
+    const poll: Target = { name: "GET /v1/generations/{id}", ok: 200, send: () => fetch(`${url}/v1/generations/${polled.id}`, { headers }) };
     for (const t of [bare, submit, poll]) await runPhase(t, WARMUP, emulators.cpu);
     const loaded = [await runPhase(bare, REQUESTS, emulators.cpu), await runPhase(submit, REQUESTS, emulators.cpu), await runPhase(poll, REQUESTS, emulators.cpu)];
     const unloaded = [];
     for (const t of [bare, submit, poll]) unloaded.push(await runPhase(t, UNLOADED_REQUESTS, emulators.cpu, 1));
-    const awsLike = await awsLikePhases(server.url, config, model, emulators.cpu);
+    const awsLike = await awsLikePhases(url, config, model, emulators.cpu);
     const rows = [...loaded, ...unloaded, ...awsLike];
-    const roundTrips = await countKinds(server.url, config, model);
+    const roundTrips = await countKinds(url, config, model);
 
     const ourCpuMsPerSubmission = round(loaded[1].cpuMsPerRequest - loaded[0].cpuMsPerRequest, 3);
     const ourCpuMsPerPoll = round(loaded[2].cpuMsPerRequest - loaded[0].cpuMsPerRequest, 3);
@@ -279,10 +256,7 @@ async function main(): Promise<void> {
     };
     writeFileSync(fileURLToPath(new URL("./api.json", import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
   } finally {
-    await server.close();
-    destroyAwsClients(clients);
-    await emulators.stop();
-    rmSync(bundle, { recursive: true, force: true });
+    await api.stop();
   }
 }
 

@@ -6,59 +6,41 @@
  * `--concurrency 8` runs that many clients at once (the bench's loaded phase).
  * `--http node` puts the SDK's node:http handler under the clients instead of undici (A/B).
  */
-import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { createAwsClients, destroyAwsClients } from "@troupe/shared/aws/clients";
-import { loadModelInfo } from "@troupe/shared/bundle/model-info";
-import { ApiConfigSchema, loadConfig } from "@troupe/shared/config";
-import { UploadSchema } from "@troupe/shared/contracts/upload";
-import { createApp } from "../../functions/src/app.ts";
-import { createDeps } from "../../functions/src/deps.ts";
-import { startServer } from "../../functions/src/handlers/node.ts";
-import { writeFixtureBundle } from "../../test/api/support/fixture-bundle.ts";
-import { startBenchEmulators, type EmulatorLayout } from "./emulators.ts";
+import { startBenchApi, uploadPng } from "./bench-api.ts";
+import type { EmulatorLayout } from "./emulators.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "300" }, subjects: { type: "string", default: "1" }, layout: { type: "string", default: "separate" }, ddb: { type: "string", default: "" }, only: { type: "string", default: "" }, concurrency: { type: "string", default: "1" }, http: { type: "string", default: "undici" } } });
 const n = Number(values.n);
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
 
-const emulators = await startBenchEmulators(values.layout as EmulatorLayout);
-const bundle = writeFixtureBundle();
-const config = loadConfig(ApiConfigSchema, { ...emulators.env, TROUPE_BUNDLE: bundle });
-const clients = createAwsClients(config, { http: values.http as "undici" | "node" });
-if (values.ddb === "doc") {
-  // A/B: the plain document client (every call rebuilds its middleware stack), as before LeanDocumentClient.
-  const plain = new DynamoDBClient({ region: config.AWS_REGION, endpoint: config.TROUPE_DYNAMODB_ENDPOINT, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestHandler: clients.ddb.config.requestHandler });
-  plain.middlewareStack.remove("loggerMiddleware");
-  clients.ddb = DynamoDBDocumentClient.from(plain, { marshallOptions: { removeUndefinedValues: true } });
-}
-const deps = await createDeps(config, { clients, model: await loadModelInfo(bundle), log: () => {} });
-const app = createApp(deps);
-app.get("/bench/bare", (c) => c.json({ ok: true }));
-const server = await startServer(app, { port: 0 });
+const api = await startBenchApi({
+  layout: values.layout as EmulatorLayout,
+  http: values.http as "undici" | "node",
+  prepareClients: (clients, config) => {
+    if (values.ddb !== "doc") return;
+    // A/B: the plain document client (every call rebuilds its middleware stack), as before LeanDocumentClient.
+    const plain = new DynamoDBClient({ region: config.AWS_REGION, endpoint: config.TROUPE_DYNAMODB_ENDPOINT, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestHandler: clients.ddb.config.requestHandler });
+    plain.middlewareStack.remove("loggerMiddleware");
+    clients.ddb = DynamoDBDocumentClient.from(plain, { marshallOptions: { removeUndefinedValues: true } });
+  },
+});
+const { url, headers } = api;
 try {
-  const { key } = await deps.stores.keys.create({ name: "profile", monthlyImages: 10_000_000, ratePerMinute: 100_000 });
-  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const uploads: string[] = [];
-  for (let i = 0; i < Number(values.subjects); i++) {
-    const res = await fetch(`${server.url}/v1/uploads`, { method: "POST", headers, body: JSON.stringify({ contentType: "image/png", contentLength: PNG.length }) });
-    const slot = UploadSchema.parse(await res.json());
-    await fetch(slot.uploadUrl, { method: "PUT", headers: slot.headers, body: PNG });
-    uploads.push(slot.id);
-  }
+  for (let i = 0; i < Number(values.subjects); i++) uploads.push(await uploadPng(url, headers));
   const prompt = `a photo of ${uploads.map(() => "a person img").join(" and ")} in a park`;
   const body = JSON.stringify({ prompt, subjects: uploads.map((uploadId) => ({ uploadId })), steps: 30 });
   let jobId = "";
   const kinds = {
     submit: async () => {
-      const res = await fetch(`${server.url}/v1/generations`, { method: "POST", headers, body });
+      const res = await fetch(`${url}/v1/generations`, { method: "POST", headers, body });
       jobId = ((await res.json()) as { id: string }).id;
       if (res.status !== 202) throw new Error(`submit: ${res.status}`);
     },
-    poll: async () => void (await (await fetch(`${server.url}/v1/generations/${jobId}`, { headers })).arrayBuffer()),
-    bare: async () => void (await (await fetch(`${server.url}/bench/bare`, { headers })).arrayBuffer()),
+    poll: async () => void (await (await fetch(`${url}/v1/generations/${jobId}`, { headers })).arrayBuffer()),
+    bare: async () => void (await (await fetch(`${url}/bench/bare`, { headers })).arrayBuffer()),
   };
   const results: Record<string, number> = {};
   for (const [name, send] of Object.entries(kinds)) {
@@ -77,8 +59,5 @@ try {
   }
   if (!values.only) console.log(`our CPU (− bare): submit ${(results.submit - results.bare).toFixed(3)} ms, poll ${(results.poll - results.bare).toFixed(3)} ms`);
 } finally {
-  await server.close();
-  destroyAwsClients(clients);
-  await emulators.stop();
-  rmSync(bundle, { recursive: true, force: true });
+  await api.stop();
 }

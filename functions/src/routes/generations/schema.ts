@@ -5,6 +5,17 @@ import { bearerSecurity, errorResponses } from "../../openapi.ts";
 /** Longest `Prefer: wait=N` honoured, in seconds (DESIGN §2). */
 export const MAX_PREFER_WAIT_S = 60;
 
+/** The create request the examples show; the job example is what it becomes. */
+const exampleRequest = {
+  prompt: "a man img and a woman img sitting in a park",
+  subjects: [
+    { uploadId: "upl_0123456789abcdef", box: [0, 0, 0.5, 1] as [number, number, number, number] },
+    { uploadId: "upl_fedcba9876543210", box: [0.5, 0, 1, 1] as [number, number, number, number] },
+  ],
+  steps: 30,
+  seed: 42,
+};
+
 const exampleJob = {
   id: "gen_0123456789abcdef",
   status: "succeeded",
@@ -15,22 +26,7 @@ const exampleJob = {
   cancelRequested: false,
   safetyPolicy: "block",
   queue: null,
-  input: {
-    prompt: "a man img and a woman img sitting in a park",
-    negativePrompt: "",
-    subjects: [
-      { uploadId: "upl_0123456789abcdef", box: [0, 0, 0.5, 1] },
-      { uploadId: "upl_fedcba9876543210", box: [0.5, 0, 1, 1] },
-    ],
-    numImages: 1,
-    steps: 30,
-    guidanceScale: 5,
-    alpha: 0.7,
-    scheduler: "pndm",
-    seed: 42,
-    width: 512,
-    height: 512,
-  },
+  input: { ...exampleRequest, negativePrompt: "", numImages: 1, guidanceScale: 5, alpha: 0.7, scheduler: "pndm", width: 512, height: 512 },
   outputs: [
     {
       url: "https://bucket.s3.amazonaws.com/outputs/…/0.png?X-Amz-Signature=…",
@@ -53,15 +49,7 @@ const exampleJob = {
 export const JobResponseSchema = JobSchema.meta({ id: "Job", example: exampleJob });
 const CreateGeneration = CreateGenerationSchema.meta({
   id: "CreateGeneration",
-  example: {
-    prompt: "a man img and a woman img sitting in a park",
-    subjects: [
-      { uploadId: "upl_0123456789abcdef", box: [0, 0, 0.5, 1] },
-      { uploadId: "upl_fedcba9876543210", box: [0.5, 0, 1, 1] },
-    ],
-    steps: 30,
-    seed: 42,
-  },
+  example: exampleRequest,
 });
 const jobContent = { "application/json": { schema: JobResponseSchema } };
 
